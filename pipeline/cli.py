@@ -1,0 +1,165 @@
+"""The `synth` command: one thin subcommand per DVC stage, plus helpers.
+
+Commands parse options, load their params section(s) and call `pipeline.stages.<verb>.run`.
+Heavy imports (torch, Lightning, sdmetrics) happen inside commands so `synth --help` is fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from pipeline import __version__, log
+from pipeline.errors import GateFailed, UserError
+
+PARAMS_OPTION = click.option(
+    "--params", "params_path", type=click.Path(path_type=Path), default="params.yaml",
+    show_default=True, help="params.yaml to read.")
+
+
+class SynthGroup(click.Group):
+    """Turns user errors into one line on stderr and a non-zero exit code, no traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except GateFailed as exc:
+            click.echo(f"gate failed: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=SynthGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="synth")
+@click.option("-v", "--verbose", is_flag=True, help="More progress detail.")
+def cli(verbose: bool) -> None:
+    """synth-pipeline: turn a real table into a synthetic one that is faithful, useful
+    and private, and prove it.
+
+    Stages (wired in dvc.yaml, run them all with `dvc repro`):
+    prepare -> train -> generate -> evaluate -> gate.
+    """
+    log.setup(verbose)
+
+
+def _load(params_path: Path):
+    from pipeline.config import load_params
+
+    return load_params(params_path)
+
+
+@cli.command()
+def datasets() -> None:
+    """List the built-in datasets (usable as prepare.dataset)."""
+    from pipeline.data.registry import DATASETS
+
+    rows = [("name", "rows", "cols", "source", "licence")]
+    rows += [(d.name, str(d.rows), str(d.columns), d.source, d.licence) for d in DATASETS.values()]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
+@cli.command()
+@PARAMS_OPTION
+@click.option("--out-dir", type=click.Path(path_type=Path), default="data/prepared",
+              show_default=True, help="Where train/holdout Parquet, schema and transformer go.")
+def prepare(params_path: Path, out_dir: Path) -> None:
+    """Load, validate, profile and split the real table; fit the transformer."""
+    from pipeline.stages import prepare as stage
+
+    stage.run(_load(params_path), out_dir)
+
+
+@cli.command()
+@PARAMS_OPTION
+@click.option("--data-dir", type=click.Path(path_type=Path), default="data/prepared",
+              show_default=True, help="Output of `synth prepare`.")
+@click.option("--model", "model_path", type=click.Path(path_type=Path),
+              default="data/models/model.ckpt", show_default=True, help="Checkpoint to write.")
+@click.option("--log-dir", type=click.Path(path_type=Path), default="reports/train",
+              show_default=True, help="DVCLive metrics and plots of the training run.")
+def train(params_path: Path, data_dir: Path, model_path: Path, log_dir: Path) -> None:
+    """Train the GAN on the prepared training table."""
+    from pipeline.stages import train as stage
+
+    stage.run(_load(params_path), data_dir, model_path, log_dir)
+
+
+@cli.command()
+@PARAMS_OPTION
+@click.option("--model", "model_path", type=click.Path(path_type=Path),
+              default="data/models/model.ckpt", show_default=True, help="Trained checkpoint.")
+@click.option("--out", "out_path", type=click.Path(path_type=Path),
+              default="data/synthetic/synthetic.parquet", show_default=True,
+              help="Parquet file to write.")
+@click.option("--rows", type=click.IntRange(min=1), default=None,
+              help="Rows to generate [default: generate.rows, else the training rows].")
+@click.option("--condition", "conditions", multiple=True, metavar="COLUMN=VALUE",
+              help="Only generate rows with this value (repeatable; overrides generate.conditions).")
+@click.option("--seed", type=int, default=None, help="Sampling seed [default: params seed].")
+def generate(params_path: Path, model_path: Path, out_path: Path, rows: int | None,
+             conditions: tuple[str, ...], seed: int | None) -> None:
+    """Generate synthetic rows from a trained checkpoint, streamed in chunks."""
+    from pipeline.stages import generate as stage
+
+    stage.run(_load(params_path), model_path, out_path, rows=rows,
+              conditions=_parse_conditions(conditions), seed=seed)
+
+
+@cli.command()
+@PARAMS_OPTION
+@click.option("--data-dir", type=click.Path(path_type=Path), default="data/prepared",
+              show_default=True, help="Output of `synth prepare` (train, holdout, schema).")
+@click.option("--synthetic", "synthetic_path", type=click.Path(path_type=Path),
+              default="data/synthetic/synthetic.parquet", show_default=True)
+@click.option("--train-log", "train_log_dir", type=click.Path(path_type=Path),
+              default="reports/train", show_default=True,
+              help="Training curves to include in the report (optional).")
+@click.option("--out-dir", type=click.Path(path_type=Path), default="reports",
+              show_default=True, help="metrics.json, plots/ and report.html go here.")
+def evaluate(params_path: Path, data_dir: Path, synthetic_path: Path, train_log_dir: Path,
+             out_dir: Path) -> None:
+    """Score fidelity, detection, utility and privacy; write metrics, plots and a report."""
+    from pipeline.stages import evaluate as stage
+
+    stage.run(_load(params_path), data_dir, synthetic_path, train_log_dir, out_dir)
+
+
+@cli.command()
+@PARAMS_OPTION
+@click.option("--metrics", "metrics_path", type=click.Path(path_type=Path),
+              default="reports/metrics.json", show_default=True)
+@click.option("--out", "out_path", type=click.Path(path_type=Path), default="reports/gate.json",
+              show_default=True)
+def gate(params_path: Path, metrics_path: Path, out_path: Path) -> None:
+    """Compare metrics with gate.thresholds; exit 3 if any fails."""
+    from pipeline.stages import gate as stage
+
+    stage.run(_load(params_path), metrics_path, out_path)
+
+
+def _parse_conditions(items: tuple[str, ...]) -> dict[str, str] | None:
+    """`col=value` strings -> dict; None when none were given (params decide)."""
+    if not items:
+        return None
+    out: dict[str, str] = {}
+    for item in items:
+        column, sep, value = item.partition("=")
+        if not sep or not column:
+            raise UserError(f"--condition must look like COLUMN=VALUE, got '{item}'")
+        out[column] = value
+    return out
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="synth")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,243 @@
+"""Frozen dataclasses mirroring params.yaml, validated once at the boundary.
+
+Unknown keys, wrong types and out-of-range values are a UserError naming the key.
+Each stage reads only its own section(s); `dvc.yaml` lists exactly those.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from pipeline.errors import UserError
+
+
+@dataclass(frozen=True)
+class PrepareParams:
+    """`prepare:` which table, how to split it, and per-column role overrides."""
+
+    dataset: str = "adult"  # built-in name (see `synth datasets`) or a .csv/.parquet path
+    holdout_fraction: float = 0.3
+    target: str | None = None  # label column, used for stratified split and ML utility
+    stratify: bool = True  # stratify the split by `target` when it is set
+    columns: dict[str, str] = field(default_factory=dict)  # column -> role override
+    drop_all_null: bool = True  # drop all-null columns with a warning (False: error)
+
+    def check(self) -> None:
+        _require(0.0 < self.holdout_fraction < 1.0, "prepare.holdout_fraction", "in (0, 1)")
+
+
+@dataclass(frozen=True)
+class TransformParams:
+    """`transform:` how prepare encodes columns for the GAN."""
+
+    numerical: Literal["gmm", "quantile"] = "gmm"
+    max_modes: int = 10  # Gaussian-mixture components per numerical column
+    weight_threshold: float = 0.005  # mixture components lighter than this are dropped
+    fit_rows: int = 20000  # fit each column's mixture on at most this many rows
+    rare_category_fraction: float = 0.001  # categories rarer than this share one bucket
+    max_categories: int = 500  # keep at most this many categories per column
+
+    def check(self) -> None:
+        _require(self.max_modes >= 1, "transform.max_modes", ">= 1")
+        _require(self.fit_rows >= 100, "transform.fit_rows", ">= 100")
+        _require(0.0 <= self.rare_category_fraction < 1.0, "transform.rare_category_fraction",
+                 "in [0, 1)")
+        _require(self.max_categories >= 2, "transform.max_categories", ">= 2")
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """`train:` the model, its hyperparameters and the Lightning Trainer settings."""
+
+    model: str = "ctgan"
+    epochs: int = 300
+    batch_size: int = 500
+    embedding_dim: int = 128
+    generator_dims: list[int] = field(default_factory=lambda: [256, 256])
+    discriminator_dims: list[int] = field(default_factory=lambda: [256, 256])
+    generator_lr: float = 2e-4
+    discriminator_lr: float = 2e-4
+    betas: list[float] = field(default_factory=lambda: [0.5, 0.9])
+    generator_decay: float = 1e-6
+    discriminator_decay: float = 1e-6
+    pac: int = 10
+    critic_steps: int = 1
+    gp_weight: float = 10.0
+    log_frequency: bool = True
+    accelerator: str = "auto"
+    devices: int | str = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
+    compile: bool = False
+    resume: bool = False  # continue from the last checkpoint in the model dir
+
+    def check(self) -> None:
+        _require(self.epochs >= 1, "train.epochs", ">= 1")
+        _require(self.batch_size >= 1, "train.batch_size", ">= 1")
+        _require(self.pac >= 1 and self.batch_size % self.pac == 0, "train.batch_size",
+                 f"a multiple of train.pac ({self.pac})")
+        _require(self.critic_steps >= 1, "train.critic_steps", ">= 1")
+        _require(len(self.betas) == 2, "train.betas", "a list of two floats")
+        _require(all(d > 0 for d in self.generator_dims + self.discriminator_dims),
+                 "train.generator_dims/discriminator_dims", "positive")
+
+
+@dataclass(frozen=True)
+class GenerateParams:
+    """`generate:` how many rows, in what chunks, under which conditions."""
+
+    rows: int | None = None  # None: as many rows as the real training table
+    chunk_rows: int = 50000
+    conditions: dict[str, Any] = field(default_factory=dict)  # column -> value
+
+    def check(self) -> None:
+        _require(self.rows is None or self.rows >= 1, "generate.rows", ">= 1 or null")
+        _require(self.chunk_rows >= 1, "generate.chunk_rows", ">= 1")
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    """`evaluate:` scoring options."""
+
+    detection_folds: int = 3
+    max_rows: int | None = None  # subsample real/synthetic rows beyond this (very large tables)
+    distance_chunk_rows: int = 2048
+
+    def check(self) -> None:
+        _require(self.detection_folds >= 2, "evaluate.detection_folds", ">= 2")
+        _require(self.max_rows is None or self.max_rows >= 10, "evaluate.max_rows", ">= 10")
+
+
+@dataclass(frozen=True)
+class GateParams:
+    """`gate:` metric key -> threshold; direction comes from the metric registry."""
+
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+
+SECTIONS: dict[str, type] = {
+    "prepare": PrepareParams,
+    "transform": TransformParams,
+    "train": TrainParams,
+    "generate": GenerateParams,
+    "evaluate": EvaluateParams,
+    "gate": GateParams,
+}
+
+
+@dataclass(frozen=True)
+class Params:
+    """The whole params.yaml: shared `seed` plus one section per stage."""
+
+    seed: int = 42
+    prepare: PrepareParams = field(default_factory=PrepareParams)
+    transform: TransformParams = field(default_factory=TransformParams)
+    train: TrainParams = field(default_factory=TrainParams)
+    generate: GenerateParams = field(default_factory=GenerateParams)
+    evaluate: EvaluateParams = field(default_factory=EvaluateParams)
+    gate: GateParams = field(default_factory=GateParams)
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Load and validate params.yaml. Missing sections take defaults; unknown keys are errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"params file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{path} must be a mapping of sections")
+    return params_from_dict(raw)
+
+
+def params_from_dict(raw: dict[str, Any]) -> Params:
+    """Build Params from a plain dict (e.g. params.yaml contents), validating everything."""
+    unknown = set(raw) - {"seed", *SECTIONS}
+    if unknown:
+        raise UserError(f"unknown params section(s): {', '.join(sorted(unknown))}")
+    seed = _check_type("seed", raw.get("seed", 42), int)
+    sections = {name: section_from_dict(cls, raw.get(name) or {}, name)
+                for name, cls in SECTIONS.items()}
+    return Params(seed=seed, **sections)
+
+
+def section_from_dict(cls: type, raw: Any, prefix: str) -> Any:
+    """Build one frozen section dataclass from a dict, naming any bad key in the error."""
+    if not isinstance(raw, dict):
+        raise UserError(f"params section '{prefix}' must be a mapping, got {type(raw).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(raw) - set(fields)
+    if unknown:
+        raise UserError(f"unknown params key(s): {', '.join(f'{prefix}.{k}' for k in sorted(unknown))}")
+    hints = typing.get_type_hints(cls)
+    values = {k: _check_type(f"{prefix}.{k}", v, hints[k]) for k, v in raw.items()}
+    obj = cls(**values)
+    if hasattr(obj, "check"):
+        obj.check()
+    return obj
+
+
+def _check_type(key: str, value: Any, hint: Any) -> Any:
+    """Return value (ints widened to float where a float is expected) or raise naming the key."""
+    ok, converted = _conform(value, hint)
+    if not ok:
+        raise UserError(f"params key {key}: expected {_hint_name(hint)}, got {value!r}")
+    return converted
+
+
+def _conform(value: Any, hint: Any) -> tuple[bool, Any]:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if hint is Any:
+        return True, value
+    if origin in (typing.Union, types.UnionType):
+        for arg in args:
+            ok, conv = _conform(value, arg)
+            if ok:
+                return True, conv
+        return False, value
+    if origin is Literal:
+        return value in args, value
+    if hint is type(None):
+        return value is None, value
+    if hint is bool:
+        return isinstance(value, bool), value
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True, float(value)
+        return False, value
+    if hint is str:
+        return isinstance(value, str), value
+    if origin is list:
+        if not isinstance(value, list):
+            return False, value
+        out = [_conform(v, args[0]) for v in value]
+        return all(ok for ok, _ in out), [v for _, v in out]
+    if origin is dict:
+        if not isinstance(value, dict):
+            return False, value
+        out = {k: _conform(v, args[1]) for k, v in value.items()}
+        keys_ok = all(_conform(k, args[0])[0] for k in value)
+        return keys_ok and all(ok for ok, _ in out.values()), {k: v for k, (_, v) in out.items()}
+    return isinstance(value, hint), value
+
+
+def _hint_name(hint: Any) -> str:
+    return str(hint).replace("typing.", "").replace("<class '", "").replace("'>", "")
+
+
+def _require(ok: bool, key: str, what: str) -> None:
+    if not ok:
+        raise UserError(f"params key {key} must be {what}")
