@@ -70,9 +70,10 @@ def datasets() -> None:
               show_default=True, help="Where train/holdout Parquet, schema and transformer go.")
 def prepare(params_path: Path, out_dir: Path) -> None:
     """Load, validate, profile and split the real table; fit the transformer."""
+    params = _load(params_path)
     from pipeline.stages import prepare as stage
 
-    stage.run(_load(params_path), out_dir)
+    stage.run(params, out_dir)
 
 
 @cli.command()
@@ -85,9 +86,10 @@ def prepare(params_path: Path, out_dir: Path) -> None:
               show_default=True, help="DVCLive metrics and plots of the training run.")
 def train(params_path: Path, data_dir: Path, model_path: Path, log_dir: Path) -> None:
     """Train the GAN on the prepared training table."""
+    params = _load(params_path)
     from pipeline.stages import train as stage
 
-    stage.run(_load(params_path), data_dir, model_path, log_dir)
+    stage.run(params, data_dir, model_path, log_dir)
 
 
 @cli.command()
@@ -105,10 +107,10 @@ def train(params_path: Path, data_dir: Path, model_path: Path, log_dir: Path) ->
 def generate(params_path: Path, model_path: Path, out_path: Path, rows: int | None,
              conditions: tuple[str, ...], seed: int | None) -> None:
     """Generate synthetic rows from a trained checkpoint, streamed in chunks."""
+    params, parsed = _load(params_path), _parse_conditions(conditions)
     from pipeline.stages import generate as stage
 
-    stage.run(_load(params_path), model_path, out_path, rows=rows,
-              conditions=_parse_conditions(conditions), seed=seed)
+    stage.run(params, model_path, out_path, rows=rows, conditions=parsed, seed=seed)
 
 
 @cli.command()
@@ -125,9 +127,10 @@ def generate(params_path: Path, model_path: Path, out_path: Path, rows: int | No
 def evaluate(params_path: Path, data_dir: Path, synthetic_path: Path, train_log_dir: Path,
              out_dir: Path) -> None:
     """Score fidelity, detection, utility and privacy; write metrics, plots and a report."""
+    params = _load(params_path)
     from pipeline.stages import evaluate as stage
 
-    stage.run(_load(params_path), data_dir, synthetic_path, train_log_dir, out_dir)
+    stage.run(params, data_dir, synthetic_path, train_log_dir, out_dir)
 
 
 @cli.command()
@@ -138,9 +141,10 @@ def evaluate(params_path: Path, data_dir: Path, synthetic_path: Path, train_log_
               show_default=True)
 def gate(params_path: Path, metrics_path: Path, out_path: Path) -> None:
     """Compare metrics with gate.thresholds; exit 3 if any fails."""
+    params = _load(params_path)
     from pipeline.stages import gate as stage
 
-    stage.run(_load(params_path), metrics_path, out_path)
+    stage.run(params, metrics_path, out_path)
 
 
 def _parse_conditions(items: tuple[str, ...]) -> dict[str, str] | None:
