@@ -1,0 +1,102 @@
+"""Loading the real table and rejecting what the pipeline cannot use, before anything is written.
+
+`load_source` reads `prepare.dataset` (a built-in name or a .csv/.parquet path, checking the raw
+header for duplicate names that pandas would silently rename); `validate_table` checks the
+table against the prepare params and applies the all-null policy. Every problem is a one-line
+UserError naming the file, column or key.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.config import PrepareParams
+from pipeline.data.registry import DATASETS, load_dataset
+from pipeline.errors import UserError
+from pipeline.io import TABLE_SUFFIXES, read_table
+from pipeline.log import logger
+
+MIN_ROWS = 2  # one row for training and one for the holdout
+
+
+def load_source(dataset: str) -> pd.DataFrame:
+    """The table named by `prepare.dataset`: a built-in name, else a CSV/Parquet path."""
+    if dataset in DATASETS:
+        return load_dataset(dataset)
+    path = Path(dataset)
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        raise UserError(f"prepare.dataset '{dataset}' is neither a built-in dataset "
+                        f"({', '.join(DATASETS)}) nor a .csv/.parquet file")
+    if not path.is_file():
+        raise UserError(f"file not found: {path}")
+    _check_raw_header(path)
+    return read_table(path)
+
+
+def validate_table(df: pd.DataFrame, params: PrepareParams,
+                   source: str) -> tuple[pd.DataFrame, list[str]]:
+    """Check df against params; return it without all-null columns, and their names."""
+    if df.shape[1] == 0 or len(df) == 0:
+        raise UserError(f"{source}: the table is empty ({len(df)} rows, {df.shape[1]} columns)")
+    if len(df) < MIN_ROWS:
+        raise UserError(f"{source}: the table has a single row; need at least {MIN_ROWS} "
+                        "to hold one out")
+    names = [str(c) for c in df.columns]
+    duplicates = _duplicates(names)
+    if duplicates:
+        raise UserError(f"{source}: duplicate column name(s): {', '.join(duplicates)}")
+    df = df.set_axis(names, axis=1)
+    if params.target is not None and params.target not in df.columns:
+        raise UserError(f"prepare.target '{params.target}' is not a column of {source}")
+    unknown = [c for c in params.columns if c not in df.columns]
+    if unknown:
+        raise UserError(f"prepare.columns names column(s) not in {source}: {', '.join(unknown)}")
+    return _drop_all_null(df, params, source)
+
+
+def _drop_all_null(df: pd.DataFrame, params: PrepareParams,
+                   source: str) -> tuple[pd.DataFrame, list[str]]:
+    """The all-null policy: drop with a warning when prepare.drop_all_null, else refuse."""
+    empty = [c for c in df.columns if df[c].isna().all()]
+    if not empty:
+        return df, []
+    if params.target in empty:
+        raise UserError(f"prepare.target '{params.target}' is empty (all values missing) "
+                        f"in {source}")
+    if not params.drop_all_null:
+        raise UserError(f"{source}: column(s) with only missing values: {', '.join(empty)} "
+                        "(set prepare.drop_all_null: true to drop them)")
+    if len(empty) == df.shape[1]:
+        raise UserError(f"{source}: every column has only missing values")
+    overridden = [c for c in empty if c in params.columns]
+    if overridden:
+        raise UserError(f"prepare.columns names all-null column(s): {', '.join(overridden)}")
+    logger.warning("dropping %d column(s) with only missing values: %s",
+                   len(empty), ", ".join(empty))
+    return df.drop(columns=empty), empty
+
+
+def _check_raw_header(path: Path) -> None:
+    """Duplicate column names, read from the file itself (pandas renames CSV ones to `a.1`)."""
+    try:
+        if TABLE_SUFFIXES[path.suffix.lower()] == "csv":
+            with path.open(newline="", encoding="utf-8", errors="replace") as fh:
+                header = next(csv.reader(fh), [])
+        else:
+            import pyarrow.parquet as pq
+
+            header = pq.read_schema(path).names
+    except Exception as exc:  # broken files: read_table reports them with pandas' message
+        logger.debug("could not read the header of %s: %s", path, exc)
+        return
+    duplicates = _duplicates(header)
+    if duplicates:
+        raise UserError(f"{path}: duplicate column name(s): {', '.join(duplicates)}")
+
+
+def _duplicates(names: list[str]) -> list[str]:
+    return sorted(n for n, k in Counter(names).items() if k > 1)

@@ -1,0 +1,65 @@
+"""`synth prepare`: load, validate, profile and split the real table; fit the transformer.
+
+Order matters for the "no half-written outputs" promise: everything (loading, validation,
+roles, split, schema, transformer) is computed in memory first; only then are the five files
+written, each atomically, into `out_dir`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline import io
+from pipeline.config import Params
+from pipeline.data.schema import build_schema, coerce, infer_roles, to_sdmetrics_metadata
+from pipeline.data.split import split_table
+from pipeline.data.validate import load_source, validate_table
+from pipeline.log import logger
+
+STRATIFIABLE = ("categorical", "boolean")
+
+
+def run(params: Params, out_dir: Path) -> None:
+    """Write train.parquet, holdout.parquet, schema.json, metadata.json, transformer.json."""
+    p = params.prepare
+    started = time.perf_counter()
+    raw = load_source(p.dataset)
+    logger.info("loaded %s: %d rows x %d columns (%.2fs)", p.dataset, len(raw), raw.shape[1],
+                time.perf_counter() - started)
+    df, dropped = validate_table(raw, p, p.dataset)
+    roles = infer_roles(df, p.columns)
+    df = coerce(df, roles)
+    counts = sorted(Counter(roles.values()).items())
+    logger.info("roles: %s", ", ".join(f"{n} {role}" for role, n in counts))
+    logger.debug("column roles: %s", roles)
+
+    stratify_by = _stratify_column(df, roles, p.target, p.stratify)
+    train, holdout = split_table(df, p.holdout_fraction, params.seed, stratify_by)
+    logger.info("split: %d train rows, %d holdout rows%s", len(train), len(holdout),
+                f" (stratified by {p.target})" if stratify_by is not None else "")
+
+    schema = build_schema(train, roles, p.dataset, p.target, dropped)
+    metadata = to_sdmetrics_metadata(schema)
+
+    out_dir = Path(out_dir)
+    io.write_parquet(train, out_dir / "train.parquet")
+    io.write_parquet(holdout, out_dir / "holdout.parquet")
+    io.write_json(schema, out_dir / "schema.json")
+    io.write_json(metadata, out_dir / "metadata.json")
+    logger.info("prepared %s in %.2fs", out_dir, time.perf_counter() - started)
+
+
+def _stratify_column(df: pd.DataFrame, roles: dict[str, str], target: str | None,
+                     stratify: bool) -> pd.Series | None:
+    """The target column when a stratified split makes sense, else None (with a reason)."""
+    if target is None or not stratify:
+        return None
+    if roles[target] not in STRATIFIABLE:
+        logger.info("not stratifying: target '%s' is %s, not categorical/boolean",
+                    target, roles[target])
+        return None
+    return df[target]
