@@ -22,9 +22,9 @@ from pipeline.errors import UserError
 class PrepareParams:
     """`prepare:` which table, how to split it, and per-column role overrides."""
 
-    dataset: str = "adult"  # built-in name (see `synth datasets`) or a .csv/.parquet path
+    dataset: str = "credit"  # built-in name (see `synth datasets`) or a .csv/.parquet path
     holdout_fraction: float = 0.3
-    target: str | None = None  # label column, used for stratified split and ML utility
+    target: str | None = "Status"  # label column (stratified split, ML utility); credit's label
     stratify: bool = True  # stratify the split by `target` when it is set
     columns: dict[str, str] = field(default_factory=dict)  # column -> role override
     drop_all_null: bool = True  # drop all-null columns with a warning (False: error)
