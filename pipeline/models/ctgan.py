@@ -1,0 +1,172 @@
+"""CTGAN-class conditional tabular GAN as a LightningModule (manual optimisation, WGAN-GP).
+
+Training batches are drawn inside `training_step` from the on-device matrix buffer through the
+sampler (training-by-sampling); the DataLoader only yields `steps_per_epoch` dummy indices so
+an epoch is about one pass over the data. Nothing in the step reads values back to the host.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from pipeline.models.layers import Critic, Generator, SpanActivation, gradient_penalty
+from pipeline.tabular.sampler import ConditionalSampler
+from pipeline.tabular.spans import discrete_from_list, spans_from_list, total_width
+
+
+class CTGANModule(pl.LightningModule):
+    """Conditional generator + PacGAN critic over the spans of a fitted TableTransformer.
+
+    `spans`/`discrete` are the plain-list forms (`spans_to_list`), so the hyperparameters that
+    `save_hyperparameters` stores rebuild the exact network from a checkpoint.
+    """
+
+    def __init__(self, spans: list[dict], discrete: list[dict], embedding_dim: int = 128,
+                 generator_dims: list[int] | None = None,
+                 discriminator_dims: list[int] | None = None, batch_size: int = 500,
+                 generator_lr: float = 2e-4, discriminator_lr: float = 2e-4,
+                 betas: list[float] | None = None, generator_decay: float = 1e-6,
+                 discriminator_decay: float = 1e-6, pac: int = 10, critic_steps: int = 1,
+                 gp_weight: float = 10.0, log_frequency: bool = True, seed: int = 42,
+                 compile: bool = False) -> None:
+        super().__init__()
+        # Not sent to the logger: the span lists are long; the stage logs the train params.
+        self.save_hyperparameters(logger=False)
+        self.automatic_optimization = False
+        span_objs, disc_objs = spans_from_list(spans), discrete_from_list(discrete)
+        self.data_dim = total_width(span_objs)
+        self.sampler = ConditionalSampler(disc_objs, log_frequency)
+        self.activation = SpanActivation(span_objs, disc_objs)
+        cond_dim = self.sampler.cond_dim
+        self.generator = Generator(embedding_dim + cond_dim, generator_dims or [256, 256],
+                                   self.data_dim)
+        self.critic = Critic(self.data_dim + cond_dim, discriminator_dims or [256, 256], pac)
+        # The training matrix is never part of the state_dict (checkpoints carry no data).
+        self.register_buffer("data", torch.zeros(0, self.data_dim), persistent=False)
+        self._compiled: dict[str, Any] = {}
+
+    # ----------------------------------------------------------------- data
+    def set_training_data(self, matrix: Tensor | np.ndarray) -> None:
+        """Attach the transformed training matrix (float32) and build the sampler's tables."""
+        data = torch.as_tensor(matrix, dtype=torch.float32)
+        self.data = data.to(self.data.device)
+        self.sampler.fit(self.data)
+
+    def train_dataloader(self) -> DataLoader:
+        steps = max(1, math.ceil(self.data.shape[0] / self.hparams.batch_size))
+        # Its own generator: creating the iterator must not draw from the global RNG.
+        return DataLoader(range(steps), batch_size=None, generator=torch.Generator())
+
+    # ----------------------------------------------------------------- model
+    def configure_optimizers(self):
+        h = self.hparams
+        betas = tuple(h.betas or (0.5, 0.9))
+        g_opt = torch.optim.Adam(self.generator.parameters(), lr=h.generator_lr, betas=betas,
+                                 weight_decay=h.generator_decay)
+        d_opt = torch.optim.Adam(self.critic.parameters(), lr=h.discriminator_lr, betas=betas,
+                                 weight_decay=h.discriminator_decay)
+        return [g_opt, d_opt]
+
+    def configure_model(self) -> None:
+        if self.hparams.compile and "g" not in self._compiled:
+            # Compile the generator only: the critic needs double backward (gradient
+            # penalty), which aot_autograd does not support.
+            self._compiled["g"] = torch.compile(self.generator)
+
+    def _generate(self, cond: Tensor, generator: torch.Generator | None = None
+                  ) -> tuple[Tensor, Tensor]:
+        noise = torch.randn(cond.shape[0], self.hparams.embedding_dim, device=cond.device,
+                            generator=generator)
+        g = self._compiled.get("g", self.generator)
+        return self.activation(g(torch.cat([noise, cond], 1)), generator=generator)
+
+    def on_train_epoch_start(self) -> None:
+        # Per-(seed, epoch, rank) reseed: DDP ranks draw different batches, and resuming at an
+        # epoch boundary replays exactly the draws an uninterrupted run would have made.
+        seed = (self.hparams.seed * 1_000_003 + self.current_epoch * 7919
+                + self.global_rank * 104_729) % (2 ** 63)
+        torch.manual_seed(seed)
+
+    def training_step(self, batch: Tensor, batch_idx: int) -> None:
+        g_opt, d_opt = self.optimizers()
+        h, n = self.hparams, self.hparams.batch_size
+        for _ in range(h.critic_steps):
+            cond, _, _, rows = self.sampler.sample_train(n)
+            real = torch.cat([self.data[rows], cond], 1)
+            with torch.no_grad():
+                fake = torch.cat([self._generate(cond)[0], cond], 1)
+            with self.toggled_optimizer(d_opt):
+                critic_real, critic_fake = self.critic(real).mean(), self.critic(fake).mean()
+                penalty = gradient_penalty(self.critic, real, fake, h.pac)
+                loss_d = critic_fake - critic_real + h.gp_weight * penalty
+                d_opt.zero_grad(set_to_none=True)
+                self.manual_backward(loss_d)  # one backward for the Wasserstein loss + penalty
+                d_opt.step()
+        cond, column, category, _ = self.sampler.sample_train(n)
+        with self.toggled_optimizer(g_opt):
+            fake, logits = self._generate(cond)
+            adversarial = -self.critic(torch.cat([fake, cond], 1)).mean()
+            cross = (self.activation.cond_loss(logits, column, category)
+                     if self.sampler.n_discrete else adversarial.new_zeros(()))
+            loss_g = adversarial + cross
+            g_opt.zero_grad(set_to_none=True)
+            self.manual_backward(loss_g)
+            g_opt.step()
+        metrics = {"loss_g": loss_g, "loss_d": loss_d, "gradient_penalty": penalty,
+                   "critic_real": critic_real, "critic_fake": critic_fake,
+                   "cond_loss": cross}
+        # Epoch means, accumulated on the device: no per-step host sync.
+        self.log_dict({k: v.detach() for k, v in metrics.items()}, on_step=False,
+                      on_epoch=True, batch_size=n)
+
+    # ----------------------------------------------------------------- checkpoint
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Weights_only-safe RNG snapshot (tensors and ints only), restored on resume.
+        np_state = np.random.get_state()
+        checkpoint["rng"] = {
+            "torch": torch.get_rng_state(),
+            "numpy": torch.as_tensor(np_state[1].astype(np.int64)),
+            "numpy_pos": int(np_state[2]),
+            "python": torch.as_tensor(random.getstate()[1], dtype=torch.int64),
+        }
+        if torch.cuda.is_available():
+            checkpoint["rng"]["cuda"] = torch.cuda.get_rng_state_all()
+        extra = getattr(self, "synth_meta", None)
+        if extra is not None:
+            checkpoint["synth"] = extra
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        rng = checkpoint.get("rng")
+        if not rng:
+            return
+        torch.set_rng_state(rng["torch"])
+        np.random.set_state(("MT19937", rng["numpy"].numpy().astype(np.uint32),
+                             rng["numpy_pos"], 0, 0.0))
+        random.setstate((3, tuple(int(v) for v in rng["python"].tolist()), None))
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+
+    # ----------------------------------------------------------------- sampling
+    @torch.inference_mode()
+    def sample(self, n: int, cond_index: tuple[int, int] | None = None,
+               generator: torch.Generator | None = None, batch: int = 10_000) -> Tensor:
+        """`n` rows in transformed space (eval mode, no autograd), optionally all conditioned
+        on (discrete column, category). The generation batch is independent of training's."""
+        was_training = self.training
+        self.eval()
+        out = []
+        for start in range(0, n, batch):
+            size = min(batch, n - start)
+            cond = (self.sampler.fixed(size, *cond_index) if cond_index is not None
+                    else self.sampler.sample_original(size, generator))
+            out.append(self._generate(cond, generator)[0])
+        self.train(was_training)
+        return torch.cat(out, 0) if out else torch.zeros(0, self.data_dim, device=self.device)

@@ -1,0 +1,129 @@
+"""Building blocks of the conditional tabular GAN: generator, PacGAN critic, span activations,
+the conditional cross-entropy and the WGAN-GP gradient penalty.
+
+Written from the papers (Xu et al. 2019; Gulrajani et al. 2017; Lin et al. 2018). Span-wise
+operations are single batched ops over index tensors precomputed from the span list, never a
+Python loop over columns in the forward pass.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from pipeline.tabular.spans import DiscreteColumn, Span
+
+
+class Residual(nn.Module):
+    """Linear + BatchNorm + ReLU whose output is concatenated with its input (CTGAN's G block)."""
+
+    def __init__(self, in_dim: int, out_dim: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(in_dim, out_dim)
+        self.bn = nn.BatchNorm1d(out_dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat([F.relu(self.bn(self.fc(x))), x], dim=1)
+
+
+class Generator(nn.Module):
+    """noise + condition -> residual blocks -> raw (pre-activation) row of the matrix."""
+
+    def __init__(self, in_dim: int, dims: list[int], data_dim: int) -> None:
+        super().__init__()
+        blocks, width = [], in_dim
+        for d in dims:
+            blocks.append(Residual(width, d))
+            width += d
+        self.body = nn.Sequential(*blocks, nn.Linear(width, data_dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.body(x)
+
+
+class Critic(nn.Module):
+    """PacGAN critic: `pac` rows are concatenated into one sample before the MLP."""
+
+    def __init__(self, in_dim: int, dims: list[int], pac: int) -> None:
+        super().__init__()
+        self.pac = pac
+        layers: list[nn.Module] = []
+        width = in_dim * pac
+        for d in dims:
+            layers += [nn.Linear(width, d), nn.LeakyReLU(0.2), nn.Dropout(0.5)]
+            width = d
+        layers.append(nn.Linear(width, 1))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.body(x.reshape(-1, self.pac * x.shape[1]))
+
+
+def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, pac: int) -> Tensor:
+    """WGAN-GP penalty E[(||grad D(x_hat)||_2 - 1)^2] on interpolates, one alpha per pac group.
+
+    The gradient is taken w.r.t. the interpolates (an input), with create_graph=True so the
+    penalty backpropagates into the critic: this is what DDP reduces correctly.
+    """
+    groups = real.shape[0] // pac
+    alpha = torch.rand(groups, 1, 1, device=real.device, dtype=real.dtype)
+    alpha = alpha.expand(groups, pac, 1).reshape(-1, 1)
+    x_hat = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    norm = grad.reshape(groups, -1).norm(2, dim=1)
+    return ((norm - 1) ** 2).mean()
+
+
+class SpanActivation(nn.Module):
+    """Output activations for every span at once, plus the conditional cross-entropy.
+
+    Scalar slots get one tanh through an index tensor. One-hot spans are gathered into a padded
+    [B, n_onehot, max_width] logit tensor (padding = -inf), so one Gumbel-softmax and one
+    cross_entropy serve every span; a final permutation puts the columns back in matrix order.
+    """
+
+    def __init__(self, spans: list[Span], discrete: list[DiscreteColumn]) -> None:
+        super().__init__()
+        scalar = [s.start for s in spans if s.kind == "scalar"]
+        onehot = [s for s in spans if s.kind == "onehot"]
+        width = max((s.width for s in onehot), default=1)
+        gather = torch.zeros(max(len(onehot), 1), width, dtype=torch.long)
+        pad = torch.ones_like(gather, dtype=torch.bool)
+        for i, s in enumerate(onehot):
+            gather[i, :s.width] = torch.arange(s.start, s.end)
+            pad[i, :s.width] = False
+        valid = (~pad).reshape(-1).nonzero().squeeze(1)
+        onehot_cols = gather.reshape(-1)[valid]
+        order = torch.cat([torch.as_tensor(scalar, dtype=torch.long), onehot_cols])
+        span_of_start = {s.start: i for i, s in enumerate(onehot)}
+        self.n_onehot = len(onehot)
+        self.register_buffer("scalar_idx", torch.as_tensor(scalar, dtype=torch.long))
+        self.register_buffer("gather_idx", gather)
+        self.register_buffer("pad_mask", pad)
+        self.register_buffer("valid_flat", valid)
+        self.register_buffer("inverse_order", torch.argsort(order))
+        self.register_buffer("discrete_span", torch.as_tensor(
+            [span_of_start[c.span_start] for c in discrete] or [0], dtype=torch.long))
+
+    def padded_logits(self, raw: Tensor) -> Tensor:
+        """[B, n_onehot, max_width] logits of every one-hot span, -inf in the padding."""
+        return raw[:, self.gather_idx].masked_fill(self.pad_mask, float("-inf"))
+
+    def forward(self, raw: Tensor, tau: float = 0.2,
+                generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """(activated matrix, padded logits): tanh on scalars, Gumbel-softmax on one-hot spans."""
+        logits = self.padded_logits(raw)
+        parts = [torch.tanh(raw[:, self.scalar_idx])]
+        if self.n_onehot:
+            # Gumbel noise as -log(Exp(1)), drawn from `generator` when one is given.
+            noise = torch.empty_like(logits).exponential_(generator=generator).log_().neg_()
+            soft = torch.softmax((logits + noise) / tau, dim=-1)
+            parts.append(soft.reshape(raw.shape[0], -1)[:, self.valid_flat])
+        return torch.cat(parts, 1)[:, self.inverse_order], logits
+
+    def cond_loss(self, logits: Tensor, column: Tensor, category: Tensor) -> Tensor:
+        """Mean cross-entropy between each row's conditioned span and its requested category."""
+        rows = torch.arange(logits.shape[0], device=logits.device)
+        chosen = logits[rows, self.discrete_span[column]]
+        return F.cross_entropy(chosen, category)
