@@ -24,7 +24,7 @@ class PrepareParams:
 
     dataset: str = "credit"  # built-in name (see `synth datasets`) or a .csv/.parquet path
     holdout_fraction: float = 0.3
-    target: str | None = "Status"  # label column (stratified split, ML utility); credit's label
+    target: str | None = None  # label column (stratified split, ML utility); params.yaml: Status
     stratify: bool = True  # stratify the split by `target` when it is set
     columns: dict[str, str] = field(default_factory=dict)  # column -> role override
     drop_all_null: bool = True  # drop all-null columns with a warning (False: error)

@@ -10,6 +10,7 @@ documented in docs/datasets.md.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -195,14 +196,18 @@ def _date_format(values: pd.Series) -> str | None:
 
 
 def _candidate_formats(sample: pd.Series) -> list[str]:
-    """ISO 8601 when every value starts with a 4-digit year, else the format pandas guesses
-    from the first value, if it has a 4-digit year (so "10-20" age bands never become dates)."""
+    """ISO 8601 when every value starts with a 4-digit year, then the formats pandas guesses
+    from the first value, month-first and day-first, if they have a 4-digit year (so "10-20"
+    age bands never become dates)."""
     formats = []
     if bool(sample.str.match(r"\s*\d{4}-").all()):
         formats.append("ISO8601")
-    guessed = guess_datetime_format(sample.iloc[0])
-    if guessed and "%Y" in guessed:
-        formats.append(guessed)
+    for dayfirst in (False, True):  # "01/02/2020" is ambiguous: the sample decides
+        with warnings.catch_warnings():  # pandas warns when dayfirst cannot apply
+            warnings.simplefilter("ignore", UserWarning)
+            guessed = guess_datetime_format(sample.iloc[0], dayfirst=dayfirst)
+        if guessed and "%Y" in guessed and guessed not in formats:
+            formats.append(guessed)
     return formats
 
 
