@@ -1,0 +1,225 @@
+"""Per-column codecs: what spans one column occupies, how it encodes and decodes its block.
+
+Every codec has `layout()` -> [(kind, width)], `encode(series, rng)` -> float32 block,
+`decode(block, rng, start_row)` -> Series, and `to_dict()`. `TableTransformer` lays the
+blocks side by side. A column with missing values gets a trailing ("present", "missing")
+one-hot span, except discrete columns, whose missing values have their own category slot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import TransformParams
+from pipeline.errors import UserError
+from pipeline.tabular.categorical import CategoricalEncoder
+from pipeline.tabular.numeric import ModeNormalizer, QuantileScaler
+from pipeline.tabular.values import NumberCodec, json_value, restore_dtype
+
+
+def _onehot(index: np.ndarray, width: int) -> np.ndarray:
+    out = np.zeros((len(index), width), dtype=np.float32)
+    out[np.arange(len(index)), index] = 1.0
+    return out
+
+
+def _missing_block(missing: np.ndarray) -> np.ndarray:
+    return _onehot(missing.astype(np.int64), 2)
+
+
+@dataclass
+class NumericColumn:
+    """A numerical, integer or datetime column: scalar [+ mode one-hot] [+ missing one-hot]."""
+
+    codec: NumberCodec
+    encoder: ModeNormalizer | QuantileScaler
+    has_missing: bool
+    fill: float  # value encoded for missing rows (the median); decoded rows are set to NA
+
+    @classmethod
+    def fit(cls, series: pd.Series, role: str, dtype: str, params: TransformParams,
+            seed: int, has_missing: bool) -> "NumericColumn":
+        codec = NumberCodec.fit(series, role, dtype)
+        x, missing = codec.to_float(series)
+        x = x[~missing]
+        if params.numerical == "gmm":
+            encoder = ModeNormalizer.fit(x, params.max_modes, params.weight_threshold,
+                                         params.fit_rows, seed)
+        else:
+            encoder = QuantileScaler.fit(x, params.fit_rows, seed)
+        return cls(codec, encoder, bool(has_missing or missing.any()), float(np.median(x)))
+
+    @property
+    def name(self) -> str:
+        return self.codec.name
+
+    def layout(self) -> list[tuple[str, int]]:
+        spans = [("scalar", 1)]
+        if isinstance(self.encoder, ModeNormalizer) and self.encoder.n_modes > 1:
+            spans.append(("onehot", self.encoder.n_modes))
+        if self.has_missing:
+            spans.append(("onehot", 2))
+        return spans
+
+    def encode(self, series: pd.Series, rng: np.random.Generator) -> np.ndarray:
+        x, missing = self.codec.to_float(series)
+        if missing.any() and not self.has_missing:
+            raise UserError(f"column '{self.name}' has missing values but had none when the "
+                            "transformer was fitted")
+        x = np.where(missing, self.fill, x)
+        blocks = []
+        if isinstance(self.encoder, ModeNormalizer):
+            scalar, mode = self.encoder.encode(x, rng)
+            blocks.append(scalar[:, None].astype(np.float32))
+            if self.encoder.n_modes > 1:
+                blocks.append(_onehot(mode, self.encoder.n_modes))
+        else:
+            blocks.append(self.encoder.encode(x)[:, None].astype(np.float32))
+        if self.has_missing:
+            blocks.append(_missing_block(missing))
+        return np.concatenate(blocks, axis=1)
+
+    def decode(self, block: np.ndarray, rng: np.random.Generator, start_row: int) -> pd.Series:
+        scalar = block[:, 0].astype(np.float64)
+        if isinstance(self.encoder, ModeNormalizer):
+            k = self.encoder.n_modes
+            mode = block[:, 1:1 + k].argmax(axis=1) if k > 1 else np.zeros(len(block), int)
+            x = self.encoder.decode(np.clip(scalar, -1.0, 1.0), mode)
+        else:
+            x = self.encoder.decode(scalar)
+        missing = block[:, -2:].argmax(axis=1) == 1 if self.has_missing else None
+        return self.codec.from_float(x, missing)
+
+    def to_dict(self) -> dict:
+        kind = "gmm" if isinstance(self.encoder, ModeNormalizer) else "quantile"
+        return {"type": "numeric", "codec": self.codec.to_dict(), "encoding": kind,
+                "encoder": vars(self.encoder).copy(), "has_missing": self.has_missing,
+                "fill": self.fill}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "NumericColumn":
+        enc_cls = ModeNormalizer if d["encoding"] == "gmm" else QuantileScaler
+        return cls(NumberCodec.from_dict(d["codec"]), enc_cls(**d["encoder"]),
+                   d["has_missing"], d["fill"])
+
+
+@dataclass
+class DiscreteCodec:
+    """A categorical or boolean column: one one-hot span over its slots."""
+
+    encoder: CategoricalEncoder
+
+    @property
+    def name(self) -> str:
+        return self.encoder.name
+
+    def layout(self) -> list[tuple[str, int]]:
+        return [("onehot", self.encoder.width)]
+
+    def encode(self, series: pd.Series, rng: np.random.Generator) -> np.ndarray:
+        return _onehot(self.encoder.codes(series), self.encoder.width)
+
+    def decode(self, block: np.ndarray, rng: np.random.Generator, start_row: int) -> pd.Series:
+        return self.encoder.decode(block.argmax(axis=1), rng)
+
+    def to_dict(self) -> dict:
+        return {"type": "discrete", **self.encoder.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DiscreteCodec":
+        return cls(CategoricalEncoder.from_dict({k: v for k, v in d.items() if k != "type"}))
+
+
+@dataclass
+class IdColumn:
+    """An identifier: no span; decoding numbers rows uniquely from `start_row`.
+
+    Integer ids continue from the real minimum; string ids keep the real shape
+    prefix + zero-padded digits (e.g. "C00042") when all real ids share it, else "id_000042".
+    """
+
+    name: str
+    dtype: str
+    start: int | None = None
+    prefix: str = "id_"
+    digits: int = 6
+
+    @classmethod
+    def fit(cls, series: pd.Series, dtype: str) -> "IdColumn":
+        name = str(series.name)
+        values = series.dropna()
+        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            return cls(name, dtype, start=int(values.min()) if len(values) else 0)
+        parts = values.astype(str).str.extract(r"^(\D*)(\d+)$")
+        if len(parts) and parts.notna().all().all() and parts[0].nunique() == 1 \
+                and parts[1].str.len().nunique() == 1:
+            return cls(name, dtype, prefix=str(parts[0].iloc[0]),
+                       digits=int(parts[1].str.len().iloc[0]))
+        return cls(name, dtype, digits=max(6, len(str(len(series)))))
+
+    def layout(self) -> list[tuple[str, int]]:
+        return []
+
+    def encode(self, series: pd.Series, rng: np.random.Generator) -> np.ndarray:
+        return np.zeros((len(series), 0), dtype=np.float32)
+
+    def decode(self, block: np.ndarray, rng: np.random.Generator, start_row: int) -> pd.Series:
+        rows = np.arange(start_row, start_row + len(block), dtype=np.int64)
+        if self.start is not None:
+            return restore_dtype(rows + self.start, None, self.dtype, self.name)
+        text = np.char.add(self.prefix, np.char.zfill(rows.astype(str), self.digits))
+        return restore_dtype(text.astype(object), None, self.dtype, self.name)
+
+    def to_dict(self) -> dict:
+        return {"type": "id", **vars(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "IdColumn":
+        return cls(**{k: v for k, v in d.items() if k != "type"})
+
+
+@dataclass
+class ConstantColumn:
+    """A single-valued column: no span, or only a missing span when it has missing values."""
+
+    name: str
+    dtype: str
+    value: Any
+    has_missing: bool = False
+
+    @classmethod
+    def fit(cls, series: pd.Series, dtype: str, schema_value: Any,
+            has_missing: bool) -> "ConstantColumn":
+        values = series.dropna()
+        value = json_value(values.iloc[0]) if len(values) else schema_value
+        return cls(str(series.name), dtype, value, bool(has_missing or series.isna().any()))
+
+    def layout(self) -> list[tuple[str, int]]:
+        return [("onehot", 2)] if self.has_missing else []
+
+    def encode(self, series: pd.Series, rng: np.random.Generator) -> np.ndarray:
+        if not self.has_missing:
+            return np.zeros((len(series), 0), dtype=np.float32)
+        return _missing_block(series.isna().to_numpy())
+
+    def decode(self, block: np.ndarray, rng: np.random.Generator, start_row: int) -> pd.Series:
+        values = np.full(len(block), self.value, dtype=object)
+        missing = block[:, -2:].argmax(axis=1) == 1 if self.has_missing else None
+        if pd.api.types.is_datetime64_any_dtype(pd.api.types.pandas_dtype(self.dtype)):
+            values = pd.to_datetime(values).to_numpy()
+        return restore_dtype(values, missing, self.dtype, self.name, [self.value])
+
+    def to_dict(self) -> dict:
+        return {"type": "constant", **vars(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ConstantColumn":
+        return cls(**{k: v for k, v in d.items() if k != "type"})
+
+
+CODECS = {"numeric": NumericColumn, "discrete": DiscreteCodec, "id": IdColumn,
+          "constant": ConstantColumn}

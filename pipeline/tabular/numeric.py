@@ -1,0 +1,126 @@
+"""Encoders for continuous values (already mapped to float64 by `values.NumberCodec`).
+
+`ModeNormalizer` is mode-specific normalisation (Xu et al. 2019, CTGAN): a variational Gaussian
+mixture learns the modes of a column; each value becomes a one-hot over the kept modes plus a
+scalar (x - mean_k) / (4 std_k) in [-1, 1], where mode k is *sampled* from the posterior
+responsibilities. `QuantileScaler` is the alternative: the empirical CDF, mapped to [-1, 1].
+Both keep only plain lists as state, so they serialise to JSON exactly.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import BayesianGaussianMixture
+
+_N_QUANTILES = 1000
+_MIN_STD_FRACTION = 1e-6  # floor on a mode's std, relative to the column's spread
+
+
+def subsample(x: np.ndarray, max_rows: int, seed: int) -> np.ndarray:
+    """At most `max_rows` values of `x`, drawn without replacement (seeded)."""
+    if len(x) <= max_rows:
+        return x
+    return x[np.random.default_rng(seed).choice(len(x), size=max_rows, replace=False)]
+
+
+@dataclass
+class ModeNormalizer:
+    """Kept mixture modes of one column, sorted by mean: means, stds and renormalised weights."""
+
+    means: list[float]
+    stds: list[float]
+    weights: list[float]
+
+    @property
+    def n_modes(self) -> int:
+        return len(self.means)
+
+    @classmethod
+    def fit(cls, x: np.ndarray, max_modes: int, weight_threshold: float, fit_rows: int,
+            seed: int) -> "ModeNormalizer":
+        """Fit a Dirichlet-process Gaussian mixture on <= fit_rows values; drop light modes."""
+        sample = subsample(x, fit_rows, seed)
+        center = float(sample.mean())
+        scale = float(sample.std()) or 1.0
+        z = ((sample - center) / scale)[:, None]  # standardised so reg_covar is scale-free
+        n_components = int(min(max_modes, len(np.unique(sample))))
+        if n_components == 1:
+            return cls([center], [scale], [1.0])
+        bgm = BayesianGaussianMixture(
+            n_components=n_components, covariance_type="diag",  # 1-D: same model, faster
+            weight_concentration_prior_type="dirichlet_process",
+            weight_concentration_prior=1e-3, max_iter=100, n_init=1, random_state=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            bgm.fit(z)
+        weights = bgm.weights_
+        keep = weights >= weight_threshold
+        if not keep.any():
+            keep = weights == weights.max()
+        means = center + scale * bgm.means_[keep, 0]
+        stds = np.maximum(scale * np.sqrt(bgm.covariances_[keep, 0]), _MIN_STD_FRACTION * scale)
+        w = weights[keep] / weights[keep].sum()
+        order = np.argsort(means, kind="stable")
+        return cls(means[order].tolist(), stds[order].tolist(), w[order].tolist())
+
+    def encode(self, x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(scalar in [-1, 1], sampled mode index) for each value of `x` (no NaNs).
+
+        Modes for which the value would fall outside +-4 std are excluded before sampling so
+        the scalar never clips (exact inversion); a value outside every mode's range takes
+        the nearest mode and clips.
+        """
+        mu, sd = np.asarray(self.means), np.asarray(self.stds)
+        z = (x[:, None] - mu) / (4.0 * sd)
+        logp = -8.0 * z * z - np.log(sd) + np.log(np.asarray(self.weights))
+        fits = np.abs(z) <= 1.0
+        logp = np.where(fits, logp, -np.inf)
+        orphan = ~fits.any(axis=1)
+        if orphan.any():
+            logp[orphan, np.argmin(np.abs(z[orphan]), axis=1)] = 0.0
+        mode = sample_rows(logp, rng)
+        scalar = np.clip(z[np.arange(len(x)), mode], -1.0, 1.0)
+        return scalar, mode
+
+    def decode(self, scalar: np.ndarray, mode: np.ndarray) -> np.ndarray:
+        """Values from the scalar and the mode index: scalar * 4 std_k + mean_k."""
+        return scalar * 4.0 * np.asarray(self.stds)[mode] + np.asarray(self.means)[mode]
+
+
+def sample_rows(logp: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One index per row drawn from softmax(logp) with the cumsum-vs-uniform trick (no loop)."""
+    p = np.exp(logp - logp.max(axis=1, keepdims=True))
+    cum = np.cumsum(p, axis=1)
+    u = rng.random(len(p)) * cum[:, -1]
+    idx = (cum < u[:, None]).sum(axis=1)
+    return np.minimum(idx, p.shape[1] - 1)
+
+
+@dataclass
+class QuantileScaler:
+    """Empirical quantiles of one column; encodes x as 2 * CDF(x) - 1 (a uniform on [-1, 1])."""
+
+    quantiles: list[float]
+
+    @classmethod
+    def fit(cls, x: np.ndarray, fit_rows: int, seed: int) -> "QuantileScaler":
+        sample = subsample(x, fit_rows, seed)
+        n = int(min(_N_QUANTILES, len(sample)))
+        return cls(np.quantile(sample, np.linspace(0.0, 1.0, n)).tolist())
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        q = np.asarray(self.quantiles)
+        refs = np.linspace(0.0, 1.0, len(q))
+        # Average the left and right interpolations so tied quantiles (point masses) map to
+        # the middle of their CDF step rather than one of its ends.
+        u = 0.5 * (np.interp(x, q, refs) - np.interp(-x, -q[::-1], -refs[::-1]))
+        return 2.0 * u - 1.0
+
+    def decode(self, scalar: np.ndarray) -> np.ndarray:
+        q = np.asarray(self.quantiles)
+        refs = np.linspace(0.0, 1.0, len(q))
+        return np.interp((np.clip(scalar, -1.0, 1.0) + 1.0) / 2.0, refs, q)
