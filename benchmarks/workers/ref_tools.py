@@ -27,10 +27,12 @@ def ctgan_transformer(args: argparse.Namespace) -> dict:
     from ctgan.data_transformer import DataTransformer
 
     df = load_table(args.data, args.max_rows)
-    out: dict = {"rows": len(df), "columns": df.shape[1]}
+    disc = discrete_columns(df)
+    out: dict = {"rows": len(df), "columns": df.shape[1],
+                 "cond_dim": int(sum(df[c].nunique() for c in disc))}
     tr = DataTransformer()
     with timer(out, "fit_s"):
-        tr.fit(df, discrete_columns(df))
+        tr.fit(df, disc)
     with timer(out, "transform_s"):
         matrix = tr.transform(df)
     out["output_dim"] = int(matrix.shape[1])
