@@ -19,6 +19,7 @@ from pipeline.data.schema import build_schema, coerce, infer_roles, to_sdmetrics
 from pipeline.data.split import split_table
 from pipeline.data.validate import load_source, validate_table
 from pipeline.log import logger
+from pipeline.tabular.transformer import TableTransformer
 
 STRATIFIABLE = ("categorical", "boolean")
 
@@ -44,12 +45,16 @@ def run(params: Params, out_dir: Path) -> None:
 
     schema = build_schema(train, roles, p.dataset, p.target, dropped)
     metadata = to_sdmetrics_metadata(schema)
+    fit_started = time.perf_counter()
+    transformer = TableTransformer.fit(train, schema, params.transform, params.seed).to_dict()
+    logger.info("fitted the transformer in %.2fs", time.perf_counter() - fit_started)
 
     out_dir = Path(out_dir)
     io.write_parquet(train, out_dir / "train.parquet")
     io.write_parquet(holdout, out_dir / "holdout.parquet")
     io.write_json(schema, out_dir / "schema.json")
     io.write_json(metadata, out_dir / "metadata.json")
+    io.write_json(transformer, out_dir / "transformer.json")
     logger.info("prepared %s in %.2fs", out_dir, time.perf_counter() - started)
 
 
