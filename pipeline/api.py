@@ -1,0 +1,107 @@
+"""Notebook API: `Synthesizer(...).fit(df)`, `.sample(n, conditions=...)`, `.save` / `.load`.
+
+The same functions as the CLI stages (schema inference and transformer from prepare's modules,
+`train_model` from the train stage, the chunked sampler of the generate stage), and the same
+checkpoint format, so a notebook model can be `synth generate`d and vice versa.
+
+    >>> from pipeline import Synthesizer
+    >>> synth = Synthesizer(epochs=100, batch_size=500).fit(df, target="income")
+    >>> synthetic = synth.sample(1000, conditions={"sex": "Female"})
+    >>> synth.save("model.ckpt"); Synthesizer.load("model.ckpt").sample(10, seed=1)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from pipeline import io
+from pipeline.config import PrepareParams, TrainParams, TransformParams, section_from_dict
+from pipeline.errors import UserError
+
+
+class Synthesizer:
+    """A CTGAN-class synthesizer for one table. `**train` overrides any `train:` param."""
+
+    def __init__(self, epochs: int = 300, batch_size: int = 500,
+                 transform: dict[str, Any] | None = None, seed: int = 42,
+                 chunk_rows: int = 50_000, **train: Any) -> None:
+        self.train_params: TrainParams = section_from_dict(
+            TrainParams, {"epochs": epochs, "batch_size": batch_size, **train}, "train")
+        self.transform_params: TransformParams = section_from_dict(
+            TransformParams, dict(transform or {}), "transform")
+        self.seed = seed
+        self.chunk_rows = chunk_rows
+        self._model: Any = None
+        self._transformer: Any = None
+        self._schema: dict | None = None
+        self._trainer: Any = None
+        self._checkpoint: dict | None = None
+
+    def fit(self, df: pd.DataFrame, target: str | None = None,
+            columns: dict[str, str] | None = None) -> "Synthesizer":
+        """Infer the schema (role overrides in `columns`), fit the transformer, train the GAN."""
+        from pipeline.data.schema import build_schema, coerce, infer_roles
+        from pipeline.data.validate import validate_table
+        from pipeline.stages.train import train_model
+        from pipeline.tabular.transformer import TableTransformer
+
+        if not isinstance(df, pd.DataFrame):
+            raise UserError(f"fit expects a pandas DataFrame, got {type(df).__name__}")
+        prepare = PrepareParams(dataset="dataframe", target=target, columns=dict(columns or {}))
+        table, dropped = validate_table(df, prepare, "dataframe")
+        roles = infer_roles(table, prepare.columns)
+        table = coerce(table, roles)
+        schema = build_schema(table, roles, "dataframe", target, dropped)
+        transformer = TableTransformer.fit(table, schema, self.transform_params, self.seed)
+        self._model, self._trainer = train_model(table, schema, transformer, self.train_params,
+                                                 self.seed, model_path=None)
+        self._transformer, self._schema, self._checkpoint = transformer, schema, None
+        return self
+
+    def sample(self, n: int, conditions: dict[str, Any] | None = None,
+               seed: int | None = None) -> pd.DataFrame:
+        """`n` synthetic rows; `conditions` {column: value} hold in every row."""
+        from pipeline.stages.generate import iter_chunks, plan_conditions
+
+        self._require_fitted()
+        if not isinstance(n, int) or n < 1:
+            raise UserError(f"sample: n must be a positive integer, got {n!r}")
+        plan = plan_conditions(self._transformer, self._schema, conditions)
+        chunks = iter_chunks(self._model, self._transformer, n, plan,
+                             self.seed if seed is None else seed, self.chunk_rows)
+        return pd.concat(list(chunks), ignore_index=True)
+
+    def save(self, path: str | Path) -> None:
+        """Write the checkpoint (same format as `synth train`; atomic)."""
+        from pipeline.stages.train import save_checkpoint
+
+        self._require_fitted()
+        path = Path(path)
+        if self._trainer is not None:
+            save_checkpoint(self._trainer, path)
+            return
+        with io.atomic_path(path) as tmp:
+            torch.save(self._checkpoint, tmp)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Synthesizer":
+        """A Synthesizer from any checkpoint written by `save` or `synth train`."""
+        from pipeline.stages.generate import load_checkpoint
+
+        model, transformer, schema, ckpt = load_checkpoint(path)
+        h = ckpt.get("hyper_parameters", {})
+        known = {f.name for f in dataclasses.fields(TrainParams)}
+        train = {k: v for k, v in h.items() if k in known}
+        self = cls(seed=int(h.get("seed", 42)), **train)
+        self._model, self._transformer, self._schema = model, transformer, schema
+        self._checkpoint = ckpt
+        return self
+
+    def _require_fitted(self) -> None:
+        if self._model is None:
+            raise UserError("this Synthesizer is not fitted: call .fit(df) or Synthesizer.load")

@@ -1,0 +1,89 @@
+"""Seeding and Trainer construction shared by `synth train` and the notebook API.
+
+GANs under DDP need `find_unused_parameters=True` (each optimiser step uses only G or D, and
+Lightning wraps both in one DDP module), so "ddp"/"auto" with several devices are mapped to
+the `*_find_unused_parameters_true` strategies.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from lightning_fabric.utilities.exceptions import MisconfigurationException
+
+from pipeline.config import TrainParams
+from pipeline.errors import UserError
+from pipeline.log import logger
+
+STRATEGIES = {"ddp": "ddp_find_unused_parameters_true",
+              "ddp_spawn": "ddp_spawn_find_unused_parameters_true"}
+PRECISIONS = ("32-true", "32", "bf16-mixed", "bf16-true", "64-true")
+
+
+def resolve_strategy(train: TrainParams) -> str:
+    """The Lightning strategy string for `train.strategy` (GAN-safe DDP)."""
+    if train.strategy == "auto" and (train.devices not in (1, "1") or train.num_nodes > 1):
+        return STRATEGIES["ddp"]
+    return STRATEGIES.get(train.strategy, train.strategy)
+
+
+def show_progress_bar() -> bool:
+    """A progress bar only for a person at a terminal: never in CI or redirected logs."""
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def build_trainer(train: TrainParams, logger_: Any = False, callbacks: list | None = None,
+                  checkpointing: bool = False) -> pl.Trainer:
+    """A Trainer from the `train:` params (accelerator, devices, nodes, strategy, precision)."""
+    if train.precision not in PRECISIONS:
+        # autograd.grad in the gradient penalty bypasses the fp16 loss scaler.
+        raise UserError(f"params key train.precision must be one of {', '.join(PRECISIONS)} "
+                        f"(fp16 mixed precision breaks the gradient penalty), got "
+                        f"'{train.precision}'")
+    try:
+        return pl.Trainer(
+            max_epochs=train.epochs, accelerator=train.accelerator, devices=train.devices,
+            num_nodes=train.num_nodes, strategy=resolve_strategy(train),
+            precision=train.precision, logger=logger_, callbacks=callbacks or [],
+            enable_checkpointing=checkpointing, enable_progress_bar=show_progress_bar(),
+            enable_model_summary=False, log_every_n_steps=1, num_sanity_val_steps=0)
+    except (MisconfigurationException, ValueError, TypeError) as exc:
+        raise UserError(f"invalid train params for the Trainer: {exc}") from None
+
+
+class EpochTimer(pl.Callback):
+    """Logs epoch progress and seconds per epoch through the package logger (rank 0 only)."""
+
+    def __init__(self, every: int = 0) -> None:
+        self.every = every
+        self.started = 0.0
+        self.fit_started = 0.0
+        self.epochs = 0
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.fit_started = time.perf_counter()
+        self.epochs = 0
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.started = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.epochs += 1
+        epoch, total = trainer.current_epoch + 1, trainer.max_epochs
+        every = self.every or max(1, total // 10)
+        if trainer.is_global_zero and (epoch % every == 0 or epoch == total):
+            logger.info("epoch %d/%d: %.2fs/epoch", epoch, total,
+                        time.perf_counter() - self.started)
+
+    def seconds_per_epoch(self) -> float:
+        return (time.perf_counter() - self.fit_started) / max(self.epochs, 1)
+
+
+def checkpoint_dir(model_path: Path) -> Path:
+    """Per-epoch checkpoints live beside the model file (not a DVC output)."""
+    return Path(model_path).parent / "checkpoints"

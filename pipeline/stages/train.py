@@ -1,0 +1,129 @@
+"""`synth train`: fit the GAN on the prepared training table and write a self-contained checkpoint.
+
+Everything before `Trainer.fit` runs on every DDP rank (Lightning re-executes the command per
+rank), so it only reads; only rank 0 writes the final checkpoint. Per-epoch checkpoints go to
+`<model dir>/checkpoints/last.ckpt` (not a DVC output) for `train.resume: true`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytorch_lightning as pl
+
+from pipeline import io
+from pipeline.config import Params, TrainParams
+from pipeline.errors import UserError
+from pipeline.log import logger
+from pipeline.models import MODELS
+from pipeline.models.checkpoint import synth_meta
+from pipeline.runtime import EpochTimer, build_trainer, checkpoint_dir
+from pipeline.tabular.spans import discrete_to_list, spans_to_list
+
+PREPARED = ("train.parquet", "schema.json", "transformer.json")
+
+
+def run(params: Params, data_dir: Path, model_path: Path, log_dir: Path) -> None:
+    """Train `MODELS[params.train.model]` and write `model_path` (+ DVCLive files in log_dir)."""
+    from pipeline.tabular.transformer import TableTransformer
+
+    data_dir, model_path = Path(data_dir), Path(model_path)
+    _check_inputs(data_dir, params.train)
+    schema = io.read_json(data_dir / "schema.json")
+    transformer = TableTransformer.from_dict(io.read_json(data_dir / "transformer.json"))
+    table = io.read_table(data_dir / "train.parquet")
+    train_model(table, schema, transformer, params.train, params.seed, model_path,
+                log_dir=Path(log_dir))
+
+
+def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: TrainParams,
+                seed: int, model_path: Path | None, log_dir: Path | None = None
+                ) -> tuple[pl.LightningModule, pl.Trainer]:
+    """Transform, build, fit; write the checkpoint to `model_path` when given.
+
+    Shared by the train stage and `Synthesizer.fit`.
+    """
+    pl.seed_everything(seed, workers=True, verbose=False)
+    started = time.perf_counter()
+    matrix = np.ascontiguousarray(transformer.transform(table), dtype=np.float32)
+    logger.info("training matrix: %d rows x %d dims (%d spans, %d conditionable columns), "
+                "transformed in %.2fs", matrix.shape[0], matrix.shape[1], len(transformer.spans),
+                len(transformer.discrete), time.perf_counter() - started)
+    model = build_model(train, transformer, seed)
+    model.synth_meta = synth_meta(train.model, schema, transformer.to_dict())
+    model.set_training_data(matrix)
+
+    callbacks: list[pl.Callback] = [timer := EpochTimer()]
+    ckpt_path = None
+    if model_path is not None:
+        ckdir = checkpoint_dir(model_path)
+        callbacks.append(pl.callbacks.ModelCheckpoint(dirpath=ckdir, save_top_k=0,
+                                                      save_last=True, every_n_epochs=1))
+        last = ckdir / "last.ckpt"
+        if train.resume and last.is_file():
+            ckpt_path = str(last)
+            logger.info("resuming from %s", last)
+        elif train.resume:
+            logger.info("train.resume: no %s yet, starting from scratch", last)
+    trainer = build_trainer(train, _dvclive(log_dir, train, seed, ckpt_path is not None),
+                            callbacks, checkpointing=model_path is not None)
+    trainer.fit(model, ckpt_path=ckpt_path)
+    logger.info("trained %d epochs (%d optimiser steps): %.2fs/epoch",
+                trainer.current_epoch, trainer.global_step, timer.seconds_per_epoch())
+    if model_path is not None:
+        save_checkpoint(trainer, Path(model_path))
+    return model, trainer
+
+
+def build_model(train: TrainParams, transformer: Any, seed: int) -> pl.LightningModule:
+    """`MODELS[train.model]` sized for the transformer's spans, hyperparameters from params."""
+    if train.model not in MODELS:
+        raise UserError(f"params key train.model: unknown model '{train.model}'; "
+                        f"known: {', '.join(MODELS)}")
+    return MODELS[train.model](
+        spans=spans_to_list(transformer.spans), discrete=discrete_to_list(transformer.discrete),
+        embedding_dim=train.embedding_dim, generator_dims=list(train.generator_dims),
+        discriminator_dims=list(train.discriminator_dims), batch_size=train.batch_size,
+        generator_lr=train.generator_lr, discriminator_lr=train.discriminator_lr,
+        betas=list(train.betas), generator_decay=train.generator_decay,
+        discriminator_decay=train.discriminator_decay, pac=train.pac,
+        critic_steps=train.critic_steps, gp_weight=train.gp_weight,
+        log_frequency=train.log_frequency, seed=seed, compile=train.compile)
+
+
+def save_checkpoint(trainer: pl.Trainer, model_path: Path) -> None:
+    """Atomic write: every rank calls save_checkpoint (it synchronises), rank 0 renames."""
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = model_path.with_name(f".{model_path.name}.tmp")
+    trainer.save_checkpoint(tmp)
+    if trainer.is_global_zero:
+        os.replace(tmp, model_path)
+        logger.info("wrote %s (%.1f MB)", model_path, model_path.stat().st_size / 1e6)
+
+
+def _dvclive(log_dir: Path | None, train: TrainParams, seed: int, resume: bool):
+    if log_dir is None:
+        return False
+    from dvclive.lightning import DVCLiveLogger
+
+    # dvcyaml=False: dvc.yaml is ours; save_dvc_exp=False: never create experiments itself.
+    live = DVCLiveLogger(dir=str(log_dir), dvcyaml=False, save_dvc_exp=False, resume=resume)
+    live.log_hyperparams({"seed": seed, **dataclasses.asdict(train)})
+    return live
+
+
+def _check_inputs(data_dir: Path, train: TrainParams) -> None:
+    if not data_dir.is_dir():
+        raise UserError(f"prepared data directory not found: {data_dir} (run `synth prepare`)")
+    missing = [name for name in PREPARED if not (data_dir / name).is_file()]
+    if missing:
+        raise UserError(f"{data_dir} lacks {', '.join(missing)} (run `synth prepare`)")
+    if train.model not in MODELS:
+        raise UserError(f"params key train.model: unknown model '{train.model}'; "
+                        f"known: {', '.join(MODELS)}")
