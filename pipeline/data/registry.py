@@ -74,7 +74,7 @@ DATASETS: dict[str, Dataset] = {
         ),
         Dataset(
             name="wage", file="wage.csv.gz", rows=3000, columns=11,
-            source="ISLR Wage (US CPS March 2011 supplement)", licence="BSD-2-Clause",
+            source="ISLR Wage (US CPS March 2011 supplement)", licence="BSD-3-Clause",
             description="Wages of male workers in the US Mid-Atlantic region with demographics "
                         "(region is constant).",
             target="wage",

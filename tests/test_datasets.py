@@ -1,0 +1,68 @@
+"""The built-in dataset registry: every table loads with the shape the registry claims."""
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from pandas.api import types as ptypes
+
+from pipeline.cli import cli
+from pipeline.config import PrepareParams, load_params
+from pipeline.data.registry import BUILTIN_DIR, DATASETS, DEFAULT_DATASET, load_dataset
+from pipeline.data.schema import infer_roles
+from pipeline.errors import UserError
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_builtin_dataset_loads_with_claimed_shape(name):
+    info = DATASETS[name]
+    df = load_dataset(name)
+    assert df.shape == (info.rows, info.columns)
+    assert info.name == name and info.source and info.licence and info.description
+    assert info.target is None or info.target in df.columns
+    for column in info.dates:
+        assert ptypes.is_datetime64_any_dtype(df[column])
+    assert not df.columns.duplicated().any()
+
+
+def test_every_file_in_builtin_is_registered_and_documented():
+    files = {p.name for p in BUILTIN_DIR.iterdir() if p.name != "PROVENANCE.md"}
+    assert files == {d.file for d in DATASETS.values()}
+    provenance = (BUILTIN_DIR / "PROVENANCE.md").read_text()
+    assert all(f"`{name}`" in provenance for name in DATASETS)
+    assert sum(p.stat().st_size for p in BUILTIN_DIR.iterdir()) < 5 * 2**20
+
+
+def test_required_kinds_of_table_are_there():
+    assert max(d.rows for d in DATASETS.values()) >= 50_000
+    assert {"credit", "german_credit"} <= set(DATASETS)
+
+
+def test_default_dataset_is_real_mixed_and_has_missing_values():
+    assert PrepareParams().dataset == DEFAULT_DATASET
+    params = load_params("params.yaml").prepare
+    assert params.dataset == DEFAULT_DATASET and params.target == DATASETS[DEFAULT_DATASET].target
+    df = load_dataset(DEFAULT_DATASET)
+    roles = set(infer_roles(df).values())
+    assert {"categorical", "integer"} <= roles
+    assert len(df) >= 3000 and df.isna().any().any()
+
+
+def test_unknown_name_lists_the_known_ones():
+    with pytest.raises(UserError, match="unknown built-in dataset 'adult'.*credit"):
+        load_dataset("adult")
+
+
+def test_synth_datasets_prints_every_dataset():
+    result = CliRunner().invoke(cli, ["datasets"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0].split() == ["name", "rows", "cols", "source", "licence"]
+    listed = {line.split()[0]: line for line in lines[1:]}
+    assert set(listed) == set(DATASETS)
+    assert str(DATASETS["diamonds"].rows) in listed["diamonds"]
+
+
+def test_strings_stay_strings():
+    df = load_dataset("credit")
+    assert df["Home"].dtype == object and isinstance(df["Home"].dropna().iloc[0], str)
+    assert isinstance(load_dataset("penguins"), pd.DataFrame)
