@@ -188,3 +188,10 @@ def test_failure_leaves_an_existing_out_dir_untouched(tmp_path):
     assert result.exit_code == 2
     assert [p.name for p in out.iterdir()] == ["schema.json"]
     assert (out / "schema.json").read_text() == "old"
+
+
+def test_infinite_values(tmp_path):
+    src = tmp_path / "inf.csv"
+    src.write_text("a,b\n1.5,x\ninf,y\n2.5,z\n")
+    assert_fails(tmp_path, write_params(tmp_path, {"dataset": str(src)}),
+                 "infinite values in column(s): a")

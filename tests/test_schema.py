@@ -151,3 +151,16 @@ def test_metadata_is_accepted_by_a_real_sdmetrics_quality_report():
     shapes = report.get_details("Column Shapes")
     assert report.get_score() == pytest.approx(1.0)
     assert set(shapes["Column"]) == {c for c, r in roles.items() if r != "id"}
+
+
+def test_coerce_makes_parquet_safe_dtypes(tmp_path):
+    df = pd.DataFrame({"mixed": pd.Series([1, "a", None] * 20, dtype=object),
+                       "flag": pd.Series([True, False, None] * 20, dtype=object)})
+    roles = infer_roles(df)
+    out = coerce(df, roles)
+    assert roles == {"mixed": "categorical", "flag": "boolean"}
+    assert out["mixed"].iloc[0] == "1" and out["mixed"].isna().sum() == 20
+    assert str(out["flag"].dtype) == "boolean"
+    out.to_parquet(tmp_path / "t.parquet")
+    back = pd.read_parquet(tmp_path / "t.parquet")
+    assert str(back["flag"].dtype) == "boolean" and back["mixed"].iloc[1] == "a"

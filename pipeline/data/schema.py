@@ -68,11 +68,19 @@ def infer_role(col: pd.Series) -> str:
 
 
 def coerce(df: pd.DataFrame, roles: dict[str, str]) -> pd.DataFrame:
-    """Copy of df with datetime-role columns parsed (vectorised, with one inferred format)."""
+    """Copy of df with each column in a dtype its role and Parquet can hold: datetime-role
+    strings parsed (vectorised, one inferred format), object True/False/None as nullable
+    `boolean`, and mixed-type objects (e.g. numbers and text in one CSV column) as strings."""
     out = df.copy()
     for column, role in roles.items():
-        if role == "datetime" and not ptypes.is_datetime64_any_dtype(out[column]):
-            out[column] = _parse_dates(out[column], column)
+        col = out[column]
+        if role == "datetime" and not ptypes.is_datetime64_any_dtype(col):
+            out[column] = _parse_dates(col, column)
+        elif col.dtype == object and role == "boolean" and _all_bools(col.dropna()):
+            out[column] = col.astype("boolean")
+        elif col.dtype == object and ptypes.infer_dtype(col, skipna=True) not in (
+                "string", "empty", "boolean"):
+            out[column] = col.where(col.isna(), col.astype(str))
     return out
 
 

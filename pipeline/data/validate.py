@@ -12,7 +12,9 @@ import csv
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from pandas.api import types as ptypes
 
 from pipeline.config import PrepareParams
 from pipeline.data.registry import DATASETS, load_dataset
@@ -55,6 +57,10 @@ def validate_table(df: pd.DataFrame, params: PrepareParams,
     unknown = [c for c in params.columns if c not in df.columns]
     if unknown:
         raise UserError(f"prepare.columns names column(s) not in {source}: {', '.join(unknown)}")
+    infinite = [c for c in df.columns if ptypes.is_float_dtype(df[c])
+                and bool(np.isinf(df[c].to_numpy(dtype="float64", na_value=np.nan)).any())]
+    if infinite:
+        raise UserError(f"{source}: infinite values in column(s): {', '.join(infinite)}")
     return _drop_all_null(df, params, source)
 
 
