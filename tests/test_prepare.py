@@ -66,7 +66,8 @@ def test_parquet_source_round_trips_dtypes_and_writes_every_output(tmp_path):
     assert (len(train), len(hold)) == (150, 50)
     assert str(train["kids"].dtype) == "Int64" and str(train["colour"].dtype) == "category"
     assert str(train["joined"].dtype).startswith("datetime64") and train["flag"].dtype == bool
-    assert (hold["label"] == "no").mean() == pytest.approx((train["label"] == "no").mean(), abs=0.02)
+    share_no = (train["label"] == "no").mean()
+    assert (hold["label"] == "no").mean() == pytest.approx(share_no, abs=0.02)
 
     schema = json.loads((out / "schema.json").read_text())
     roles = {c["name"]: c["role"] for c in schema["columns"]}
@@ -74,7 +75,8 @@ def test_parquet_source_round_trips_dtypes_and_writes_every_output(tmp_path):
                      "colour": "categorical", "label": "categorical", "joined": "datetime",
                      "flag": "boolean"}
     assert schema["n_rows"] == 150 and schema["target"] == "label"
-    assert json.loads((out / "metadata.json").read_text())["tables"]["table"]["primary_key"] == "key"
+    metadata = json.loads((out / "metadata.json").read_text())
+    assert metadata["tables"]["table"]["primary_key"] == "key"
 
 
 def test_same_seed_gives_identical_outputs(tmp_path):
