@@ -94,10 +94,10 @@ class Synthesizer:
         from pipeline.stages.generate import load_checkpoint
 
         model, transformer, schema, ckpt = load_checkpoint(path)
-        h = ckpt.get("hyper_parameters", {})
+        meta = ckpt["synth"]
         known = {f.name for f in dataclasses.fields(TrainParams)}
-        train = {k: v for k, v in h.items() if k in known}
-        self = cls(seed=int(h.get("seed", 42)), **train)
+        train = {k: v for k, v in (meta.get("train") or {}).items() if k in known}
+        self = cls(seed=int(meta.get("seed", 42)), **train)
         self._model, self._transformer, self._schema = model, transformer, schema
         self._checkpoint = ckpt
         return self

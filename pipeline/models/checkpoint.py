@@ -19,10 +19,12 @@ from pipeline.errors import UserError
 SCHEMA_VERSION = 1
 
 
-def synth_meta(model_name: str, schema: dict, transformer: dict) -> dict[str, Any]:
-    """The `"synth"` entry every checkpoint carries (plain dicts/lists/str/numbers only)."""
+def synth_meta(model_name: str, schema: dict, transformer: dict, train: dict,
+               seed: int) -> dict[str, Any]:
+    """The `"synth"` entry every checkpoint carries (plain dicts/lists/str/numbers only):
+    what generation needs (schema, transformer, model name) and the run's train params."""
     return {"schema_version": SCHEMA_VERSION, "model": model_name, "schema": schema,
-            "transformer": transformer}
+            "transformer": transformer, "train": train, "seed": seed}
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:

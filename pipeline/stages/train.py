@@ -56,7 +56,8 @@ def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: Trai
                 "transformed in %.2fs", matrix.shape[0], matrix.shape[1], len(transformer.spans),
                 len(transformer.discrete), time.perf_counter() - started)
     model = build_model(train, transformer, seed)
-    model.synth_meta = synth_meta(train.model, schema, transformer.to_dict())
+    model.synth_meta = synth_meta(train.model, schema, transformer.to_dict(),
+                                  dataclasses.asdict(train), seed)
     model.set_training_data(matrix)
 
     callbacks: list[pl.Callback] = [timer := EpochTimer()]
@@ -101,7 +102,7 @@ def save_checkpoint(trainer: pl.Trainer, model_path: Path) -> None:
     """Atomic write: every rank calls save_checkpoint (it synchronises), rank 0 renames."""
     model_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = model_path.with_name(f".{model_path.name}.tmp")
-    trainer.save_checkpoint(tmp)
+    trainer.save_checkpoint(tmp, weights_only=False)  # with optimiser states
     if trainer.is_global_zero:
         os.replace(tmp, model_path)
         logger.info("wrote %s (%.1f MB)", model_path, model_path.stat().st_size / 1e6)
