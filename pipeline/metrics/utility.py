@@ -1,0 +1,59 @@
+"""ML utility: train on synthetic, test on the real holdout, compared with train on real.
+
+Classification (categorical/boolean target) -> macro F1, regression -> R^2; both with
+HistGradientBoosting, seeded, same features and encoding for both training sets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.metrics import f1_score, r2_score
+from threadpoolctl import threadpool_limits
+
+from pipeline.errors import UserError
+from pipeline.metrics.features import DISCRETE_ROLES, as_float, as_text, model_matrix, roles
+
+
+def utility_scores(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
+                   schema: dict[str, Any], seed: int) -> dict[str, Any]:
+    """utility.* metrics and the task/score name; empty when schema has no target."""
+    target = schema.get("target")
+    if not target:
+        return {}
+    role = roles(schema).get(target)
+    if role is None:
+        raise UserError(f"schema.json: target '{target}' is not one of its columns")
+    frames = [f[f[target].notna()] for f in (train, holdout, synthetic)]
+    (x_tr, x_ho, x_sy), categorical = model_matrix(frames, schema, exclude=(target,))
+    classify = role in DISCRETE_ROLES
+    if classify:
+        ys = [as_text(f[target]).to_numpy(dtype=object).astype(str) for f in frames]
+    else:
+        ys = [as_float(f[target]) for f in frames]
+    with threadpool_limits(limits=1, user_api="openmp"):  # see detection.py: oversubscription
+        real = _fit_score(x_tr, ys[0], x_ho, ys[1], categorical, classify, seed)
+        syn = _fit_score(x_sy, ys[2], x_ho, ys[1], categorical, classify, seed)
+    # A real score <= 0 (R^2 worse than the mean) leaves no utility to keep a share of.
+    ratio = syn / real if real > 0 else float("nan")
+    return {"utility.synthetic_score": syn, "utility.real_score": real, "utility.ratio": ratio,
+            "task": "classification (macro F1)" if classify else "regression (R^2)"}
+
+
+def _fit_score(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+               categorical: list[bool], classify: bool, seed: int) -> float:
+    if len(y) == 0 or x.shape[1] == 0:
+        return 0.0
+    cats = np.array(categorical)
+    if classify:
+        if len(np.unique(y)) < 2:  # a synthetic set with one class cannot learn anything
+            return float(f1_score(y_test, np.full(len(y_test), y[0]), average="macro"))
+        model = HistGradientBoostingClassifier(categorical_features=cats, random_state=seed)
+        model.fit(x, y)
+        return float(f1_score(y_test, model.predict(x_test), average="macro"))
+    model = HistGradientBoostingRegressor(categorical_features=cats, random_state=seed)
+    model.fit(x, y)
+    return float(r2_score(y_test, model.predict(x_test)))
