@@ -42,28 +42,27 @@ class ModeNormalizer:
     @classmethod
     def fit(cls, x: np.ndarray, max_modes: int, weight_threshold: float, fit_rows: int,
             seed: int) -> "ModeNormalizer":
-        """Fit a Dirichlet-process Gaussian mixture on <= fit_rows values; drop light modes."""
+        """Fit a Dirichlet-process Gaussian mixture on <= fit_rows values; drop light modes.
+
+        `x` is the whole column: the mixture sees a subsample, but tail modes are added so
+        every real value stays representable (see `_add_tail_modes`).
+        """
         sample = subsample(x, fit_rows, seed)
+        # Standardised so the mixture's reg_covar and priors are scale-free.
         center = float(sample.mean())
         scale = float(sample.std()) or 1.0
-        z = ((sample - center) / scale)[:, None]  # standardised so reg_covar is scale-free
         n_components = int(min(max_modes, len(np.unique(sample))))
         if n_components == 1:
-            return cls([center], [scale], [1.0])
-        bgm = BayesianGaussianMixture(
-            n_components=n_components, covariance_type="diag",  # 1-D: same model, faster
-            weight_concentration_prior_type="dirichlet_process",
-            weight_concentration_prior=1e-3, max_iter=100, n_init=1, random_state=seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            bgm.fit(z)
-        weights = bgm.weights_
-        keep = weights >= weight_threshold
-        if not keep.any():
-            keep = weights == weights.max()
-        means = center + scale * bgm.means_[keep, 0]
-        stds = np.maximum(scale * np.sqrt(bgm.covariances_[keep, 0]), _MIN_STD_FRACTION * scale)
-        w = weights[keep] / weights[keep].sum()
+            means, stds, w = np.array([center]), np.array([scale]), np.array([1.0])
+        else:
+            weights, mu, var = _fit_mixture((sample - center) / scale, n_components, seed)
+            keep = weights >= weight_threshold
+            if not keep.any():
+                keep = weights == weights.max()
+            means = center + scale * mu[keep]
+            stds = np.maximum(scale * np.sqrt(var[keep]), _MIN_STD_FRACTION * scale)
+            w = weights[keep] / weights[keep].sum()
+        means, stds, w = _add_tail_modes(x, means, stds, w)
         order = np.argsort(means, kind="stable")
         return cls(means[order].tolist(), stds[order].tolist(), w[order].tolist())
 
@@ -91,6 +90,43 @@ class ModeNormalizer:
         return scalar * 4.0 * np.asarray(self.stds)[mode] + np.asarray(self.means)[mode]
 
 
+def _fit_mixture(z: np.ndarray, n_components: int,
+                 seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(weights, means, variances) of a Dirichlet-process Gaussian mixture fitted on `z`."""
+    bgm = BayesianGaussianMixture(
+        n_components=n_components, covariance_type="diag",  # 1-D: same model, faster
+        weight_concentration_prior_type="dirichlet_process",
+        weight_concentration_prior=1e-3, max_iter=100, n_init=1, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        bgm.fit(z[:, None])
+    return bgm.weights_, bgm.means_[:, 0], bgm.covariances_[:, 0]
+
+
+def _add_tail_modes(x: np.ndarray, means: np.ndarray, stds: np.ndarray,
+                    weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Add up to two modes so every real value lies within +-4 std of some mode.
+
+    Outliers the subsample missed (or that only dropped modes covered) would otherwise clip
+    to the nearest mode's +-4 std and lose their value. Values left uncovered below / above
+    the mixture's mean each get one mode spanning exactly their range, weighted by their share.
+    """
+    covered = (np.abs(x[:, None] - means) <= 4.0 * stds).any(axis=1)
+    if covered.all():
+        return means, stds, weights
+    floor = _MIN_STD_FRACTION * float(stds.max())
+    centre = float(np.dot(weights, means))
+    extra_m, extra_s, extra_w = [], [], []
+    for group in (x[~covered & (x < centre)], x[~covered & (x >= centre)]):
+        if len(group):
+            lo, hi = float(group.min()), float(group.max())
+            extra_m.append((lo + hi) / 2.0)
+            extra_s.append(max((hi - lo) / 8.0, floor))
+            extra_w.append(len(group) / len(x))
+    w = np.concatenate([weights * (1.0 - sum(extra_w)), extra_w])
+    return np.concatenate([means, extra_m]), np.concatenate([stds, extra_s]), w
+
+
 def sample_rows(logp: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One index per row drawn from softmax(logp) with the cumsum-vs-uniform trick (no loop)."""
     p = np.exp(logp - logp.max(axis=1, keepdims=True))
@@ -110,7 +146,9 @@ class QuantileScaler:
     def fit(cls, x: np.ndarray, fit_rows: int, seed: int) -> "QuantileScaler":
         sample = subsample(x, fit_rows, seed)
         n = int(min(_N_QUANTILES, len(sample)))
-        return cls(np.quantile(sample, np.linspace(0.0, 1.0, n)).tolist())
+        q = np.quantile(sample, np.linspace(0.0, 1.0, n))
+        q[0], q[-1] = x.min(), x.max()  # the real extremes, which the subsample may miss
+        return cls(q.tolist())
 
     def encode(self, x: np.ndarray) -> np.ndarray:
         q = np.asarray(self.quantiles)

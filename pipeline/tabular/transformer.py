@@ -33,6 +33,7 @@ FORMAT_VERSION = 1
 NUMERIC_ROLES = ("numerical", "integer", "datetime")
 DISCRETE_ROLES = ("categorical", "boolean")
 ROLES = (*NUMERIC_ROLES, *DISCRETE_ROLES, "id", "constant")
+_PARALLEL_MIN_ROWS = 5000  # fit mixtures in parallel processes only from this many rows
 
 Codec = NumericColumn | DiscreteCodec | IdColumn | ConstantColumn
 
@@ -82,8 +83,8 @@ class TableTransformer:
         """
         entries = _schema_columns(df, schema)
         numeric = [i for i, e in enumerate(entries) if e["role"] in NUMERIC_ROLES]
-        jobs = min(len(numeric), os.cpu_count() or 1)
-        fitted = Parallel(n_jobs=max(jobs, 1), backend="loky" if jobs > 1 else "sequential")(
+        jobs = _fit_jobs(len(numeric), min(len(df), params.fit_rows))
+        fitted = Parallel(n_jobs=jobs, backend="loky" if jobs > 1 else "sequential")(
             delayed(NumericColumn.fit)(df[entries[i]["name"]], entries[i]["role"],
                                        entries[i]["dtype"], params, _column_seed(seed, i),
                                        _has_missing(entries[i]))
@@ -160,6 +161,14 @@ class TableTransformer:
                             f"reads version {FORMAT_VERSION} (re-run prepare)")
         codecs = [CODECS[c["type"]].from_dict(c) for c in d["columns"]]
         return cls(codecs, list(d["roles"]), d["seed"], TransformParams(**d["params"]))
+
+
+def _fit_jobs(n_columns: int, fit_rows: int) -> int:
+    """Worker processes for the mixture fits: one per core, but none for small work, where
+    starting processes (about a second) costs more than the fits themselves."""
+    if n_columns < 2 or fit_rows < _PARALLEL_MIN_ROWS:
+        return 1
+    return max(1, min(n_columns, len(os.sched_getaffinity(0))))
 
 
 def _has_missing(entry: dict) -> bool:
