@@ -110,9 +110,12 @@ class EvaluateParams:
     detection_folds: int = 3
     max_rows: int | None = None  # subsample real/synthetic rows beyond this (very large tables)
     distance_chunk_rows: int = 2048
+    sdmetrics_dcr_rows: int = 0  # >0: also run sdmetrics' DCR metrics on this many rows (slow)
 
     def check(self) -> None:
         _require(self.detection_folds >= 2, "evaluate.detection_folds", ">= 2")
+        _require(self.distance_chunk_rows >= 1, "evaluate.distance_chunk_rows", ">= 1")
+        _require(self.sdmetrics_dcr_rows >= 0, "evaluate.sdmetrics_dcr_rows", ">= 0")
         _require(self.max_rows is None or self.max_rows >= 10, "evaluate.max_rows", ">= 10")
 
 
