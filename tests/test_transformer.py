@@ -178,6 +178,8 @@ def test_json_round_trip_gives_identical_output(numerical):
     state = json.loads(json.dumps(tr.to_dict(), allow_nan=False))
     assert json.loads(json.dumps(state)) == tr.to_dict()  # plain lists/numbers/strings only
     again = TableTransformer.from_dict(state)
+    amount = [s.kind for s in tr.spans if s.column == "amount"]
+    assert amount == (["scalar"] if numerical == "quantile" else ["scalar", "onehot"])
     matrix = tr.transform(df)
     np.testing.assert_array_equal(again.transform(df), matrix)
     assert again.spans == tr.spans and again.discrete == tr.discrete
@@ -244,6 +246,8 @@ def test_bad_inputs_are_user_errors(fitted):
         TableTransformer.fit(df, {"columns": [{"name": "amount", "role": "float"}]}, PARAMS, 0)
     with pytest.raises(UserError, match="missing values.*'flag'|'flag'.*missing"):
         tr.transform(df.assign(flag=df["flag"].astype(object).where(df.index > 0)))
+    with pytest.raises(UserError, match="'amount'.*infinite"):
+        TableTransformer.fit(df.assign(amount=np.inf), _schema(df), PARAMS, 0)
     with pytest.raises(UserError, match="shape"):
         tr.inverse_transform(np.zeros((3, tr.output_width + 1), dtype=np.float32))
 

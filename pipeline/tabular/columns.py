@@ -20,6 +20,8 @@ from pipeline.tabular.categorical import CategoricalEncoder
 from pipeline.tabular.numeric import ModeNormalizer, QuantileScaler
 from pipeline.tabular.values import NumberCodec, json_value, restore_dtype
 
+_ENCODE_BLOCK = 1 << 18
+
 
 def _onehot(index: np.ndarray, width: int) -> np.ndarray:
     out = np.zeros((len(index), width), dtype=np.float32)
@@ -73,7 +75,11 @@ class NumericColumn:
         x = np.where(missing, self.fill, x)
         blocks = []
         if isinstance(self.encoder, ModeNormalizer):
-            scalar, mode = self.encoder.encode(x, rng)
+            # Row blocks bound the [rows, modes] temporaries (~0.5 KB a row) on huge tables.
+            parts = [self.encoder.encode(x[i:i + _ENCODE_BLOCK], rng)
+                     for i in range(0, len(x), _ENCODE_BLOCK)] or [self.encoder.encode(x, rng)]
+            scalar = np.concatenate([p[0] for p in parts])
+            mode = np.concatenate([p[1] for p in parts])
             blocks.append(scalar[:, None].astype(np.float32))
             if self.encoder.n_modes > 1:
                 blocks.append(_onehot(mode, self.encoder.n_modes))

@@ -118,6 +118,8 @@ class NumberCodec:
         if role == "datetime":
             ns, missing = datetime_ns(series)
             ns = ns[~missing]
+            if not len(ns):
+                raise UserError(f"column '{name}' has no datetimes to fit")
             unit = next(u for u in _DATETIME_UNITS_NS if np.all(ns % u == 0))
             origin = int(ns.min())
             return cls(name, "datetime", dtype, 0.0, float((int(ns.max()) - origin) // unit),
@@ -125,6 +127,9 @@ class NumberCodec:
         codec = cls(name, "integer" if role == "integer" else "number", dtype, 0.0, 0.0)
         x, missing = codec.to_float(series)
         x = x[~missing]
+        if not len(x) or not np.isfinite(x).all():
+            raise UserError(f"column '{name}' needs finite numbers to fit, and has "
+                            f"{'none' if not len(x) else 'infinite values'}")
         codec.lo, codec.hi = float(x.min()), float(x.max())
         codec.decimals = 0 if role == "integer" else _decimals(x)
         return codec
