@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install repro test test-slow bench clean lock
+.PHONY: install repro test test-slow bench bench-setup clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,19 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m "slow" -q
 
-bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+# Reference tools (ctgan, SDV: Business Source License) live only in .venv-bench, never in .venv.
+BENCH_STAMP := .venv-bench/.installed
+$(BENCH_STAMP): benchmarks/requirements-bench.txt benchmarks/constraints-bench.txt
+	$(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install -q torch==2.13.0
+	.venv-bench/bin/python -m pip install -q -c benchmarks/constraints-bench.txt -r benchmarks/requirements-bench.txt
+	touch $(BENCH_STAMP)
+
+bench-setup: $(BENCH_STAMP)
+
+# Minutes on 2 cores; results -> benchmarks/results/, table -> docs/benchmarks.md. BENCH_ARGS="--epochs 5 ..."
+bench: $(STAMP) $(BENCH_STAMP)
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 # Regenerate the lock after changing dependencies (needs network to the package registry).
 lock: $(STAMP)

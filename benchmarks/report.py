@@ -133,13 +133,15 @@ def tables(res: dict, name: str) -> list[str]:
     tr = res.get("train", {})
     floor = _get(tr, "floor", "s_per_epoch")
     lines += ["", "Training detail (s/epoch excludes setup; setup = transformer + sampler + nets):", "",
-              "| | s/epoch | train rows/s | setup s | x floor |", "|---|---|---|---|---|"]
+              "| | s/epoch | train rows/s | setup s | x floor | load1 before/after |",
+              "|---|---|---|---|---|---|"]
     for tool in ["ours", "ctgan", "floor"]:
         e = tr.get(tool) or {}
         s = e.get("s_per_epoch")
         lines.append(f"| {tool} | {_fmt(s)} | {_fmt(e.get('train_rows_per_s'))} | "
-                     f"{_fmt(e.get('setup_s'))} | {_fmt(s / floor) if s and floor else '–'} |"
-                     if s else f"| {tool} | {_missing(e, 'train', name)} | | | |")
+                     f"{_fmt(e.get('setup_s'))} | {_fmt(s / floor) if s and floor else '–'} | "
+                     f"{_fmt(e.get('load1_before'))}/{_fmt(e.get('load1_after'))} |"
+                     if s else f"| {tool} | {_missing(e, 'train', name)} | | | | |")
     big = _get(res, "sample_big", "ours") or {}
     lines += ["", "Generating at scale (ours, chunked Parquet): " + (
         f"{_fmt(big.get('rows'))} rows in {_fmt(big.get('seconds'))} s "

@@ -16,6 +16,7 @@ import argparse
 import datetime as dt
 import json
 import math
+import os
 import subprocess
 import sys
 import time
@@ -36,6 +37,7 @@ def run_worker(python: str, script: str, args: list[str], timeout: int) -> dict:
     """Run one worker; its last stdout line is the JSON result. Failures become {"error": ...}."""
     cmd = [python, str(WORKERS / script), *args]
     print(f"$ {' '.join(cmd)}", flush=True)
+    load_before = os.getloadavg()[0]  # the 2 cores are shared: record how busy they were
     start = time.perf_counter()
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=WORKERS)
@@ -49,6 +51,7 @@ def run_worker(python: str, script: str, args: list[str], timeout: int) -> dict:
         return {"error": tail, "command": " ".join(cmd)}
     out = json.loads(lines[-1])
     out["process_wall_s"] = wall
+    out["load1_before"], out["load1_after"] = load_before, os.getloadavg()[0]
     out["command"] = " ".join(cmd)
     print(f"  ok in {wall:.1f} s", flush=True)
     return out

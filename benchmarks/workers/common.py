@@ -40,6 +40,10 @@ def load_table(name_or_path: str, max_rows: int | None = None, seed: int = 0) ->
         df = pd.read_parquet(path)
     else:
         df = pd.read_csv(path)
+    # ctgan rejects nulls in continuous columns: drop those rows for every tool alike, so all
+    # tools see the same rows (the built-in diamonds table has none).
+    numeric = [c for c in df.columns if c not in discrete_columns(df)]
+    df = df.dropna(subset=numeric).reset_index(drop=True)
     if max_rows is not None and len(df) > max_rows:
         df = df.sample(n=max_rows, random_state=seed).reset_index(drop=True)
     return df
