@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from pipeline.models.ctgan import CTGANModule
-from pipeline.models.layers import Critic, SpanActivation, gradient_penalty
+from pipeline.models.layers import Critic, SpanActivation, gradient_penalty, gumbel_noise
 from pipeline.tabular.spans import DiscreteColumn, Span, discrete_to_list, spans_to_list
 
 SPANS = [Span("a", "scalar", 0, 1), Span("a", "onehot", 1, 3), Span("b", "onehot", 4, 5),
@@ -34,10 +34,15 @@ def test_span_activation_equals_per_span_loop() -> None:
     act = SpanActivation(SPANS, DISCRETE)
     raw = torch.randn(64, WIDTH)
     out, logits = act(raw, tau=0.2, generator=torch.Generator().manual_seed(0))
-    noise = torch.empty(64, 3, 5).exponential_(generator=torch.Generator().manual_seed(0))
-    expected = _reference(raw, -noise.log(), 0.2)
+    noise = gumbel_noise(torch.Size([64, 3, 5]), raw, torch.Generator().manual_seed(0))
+    expected = _reference(raw, noise, 0.2)
     assert torch.allclose(out, expected, atol=1e-6)
     assert torch.isinf(logits[:, 0, 3:]).all() and torch.isfinite(logits[:, 1]).all()
+
+
+def test_gumbel_noise_has_the_gumbel_mean_and_variance() -> None:
+    g = gumbel_noise(torch.Size([200_000]), torch.zeros(1), torch.Generator().manual_seed(0))
+    assert abs(g.mean().item() - 0.5772) < 0.01 and abs(g.var().item() - 1.6449) < 0.03
 
 
 def test_cond_loss_equals_per_row_cross_entropy() -> None:
