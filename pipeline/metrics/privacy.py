@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from pipeline.metrics.distance import embed, fit_space, nearest
+from pipeline.metrics.distance import DistanceSpace, Embedded, embed, fit_space, nearest
 from pipeline.metrics.features import row_keys
 
 
@@ -27,12 +27,27 @@ class PrivacyResult:
     dcr_synthetic_train: np.ndarray
     dcr_synthetic_holdout: np.ndarray
     dcr_holdout_train: np.ndarray
+    raw_share: float  # share before the size adjustment (what sdmetrics would count)
 
 
 def dcr_share(to_train: np.ndarray, to_holdout: np.ndarray) -> float:
     """Share of rows strictly closer to train than to holdout; exact ties count half."""
     closer = (to_train < to_holdout).astype(np.float64) + 0.5 * (to_train == to_holdout)
     return float(closer.mean())
+
+
+def size_adjusted_share(raw: float, n_train: int, n_holdout: int) -> float:
+    """Re-weight the raw share to equal train/holdout sizes.
+
+    A fresh row (drawn like the real data, not memorised) finds its nearest neighbour in
+    train with probability p0 = n_train / (n_train + n_holdout), e.g. 0.7 for a 70/30 split,
+    so the raw share's "ideal" moves with the split. Weighting holdout wins by
+    n_train / n_holdout maps p0 -> 0.5 while keeping 0 -> 0 and 1 -> 1 (all copies stay 1).
+    Equal sizes: the raw share unchanged.
+    """
+    p0 = n_train / (n_train + n_holdout)
+    odds_train, odds_hold = raw / p0, (1.0 - raw) / (1.0 - p0)
+    return float(odds_train / (odds_train + odds_hold))
 
 
 def _nndr(two_nearest: np.ndarray) -> np.ndarray:
@@ -43,16 +58,20 @@ def _nndr(two_nearest: np.ndarray) -> np.ndarray:
     return np.nan_to_num(ratio, nan=0.0, posinf=0.0)
 
 
+def _rows(e: Embedded, idx: np.ndarray) -> Embedded:
+    return Embedded(e.values[idx], e.missing[idx], e.onehot[idx])
+
+
 def compute_privacy(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
                     schema: dict[str, Any], seed: int, chunk_rows: int) -> PrivacyResult:
     """Every privacy metric that needs no sdmetrics call."""
     space = fit_space(train, schema, (holdout, synthetic))
     e_train, e_hold, e_syn = embed(train, space), embed(holdout, space), embed(synthetic, space)
     syn_train = nearest(e_syn, e_train, space, k=2, chunk_rows=chunk_rows)
-    syn_hold = nearest(e_syn, e_hold, space, k=1, chunk_rows=chunk_rows)[:, 0]
     hold_train = nearest(e_hold, e_train, space, k=2, chunk_rows=chunk_rows)
-
-    share = dcr_share(syn_train[:, 0], syn_hold)
+    syn_hold = nearest(e_syn, e_hold, space, k=1, chunk_rows=chunk_rows)[:, 0]
+    raw = dcr_share(syn_train[:, 0], syn_hold)
+    share = size_adjusted_share(raw, len(train), len(holdout))
     syn_med = float(np.median(syn_train[:, 0]))
     hold_med = float(np.median(hold_train[:, 0]))
     metrics = {
@@ -66,8 +85,13 @@ def compute_privacy(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.Da
         "privacy.holdout_nndr_median": float(np.median(_nndr(hold_train))),
     }
     metrics.update(copy_rates(train, holdout, synthetic, schema))
-    metrics["privacy.mia_auc"] = mia_auc(e_train, e_hold, e_syn, space, seed, chunk_rows)
-    return PrivacyResult(metrics, syn_train[:, 0], syn_hold, hold_train[:, 0])
+    # MIA on equal-size seeded member / non-member samples so the classes balance.
+    m = min(len(train), len(holdout))
+    rng = np.random.default_rng(seed)
+    members = _rows(e_train, np.sort(rng.choice(len(train), m, replace=False)))
+    non_members = _rows(e_hold, np.sort(rng.choice(len(holdout), m, replace=False)))
+    metrics["privacy.mia_auc"] = mia_auc(members, non_members, e_syn, space, chunk_rows)
+    return PrivacyResult(metrics, syn_train[:, 0], syn_hold, hold_train[:, 0], raw)
 
 
 def copy_rates(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
@@ -80,19 +104,15 @@ def copy_rates(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFra
     }
 
 
-def mia_auc(e_train: Any, e_hold: Any, e_syn: Any, space: Any, seed: int,
+def mia_auc(members: Embedded, non_members: Embedded, e_syn: Embedded, space: DistanceSpace,
             chunk_rows: int) -> float:
     """Distance attack: a record is called a member the closer it lies to a synthetic row.
 
-    Members are train rows (a seeded sample as large as the holdout, so classes balance and
-    the cost stays bounded), non-members the holdout. AUC 0.5: membership not leaked.
+    Members are train rows, non-members holdout rows (equal-size seeded samples, so the
+    classes balance). AUC 0.5: the synthetic table does not reveal who was trained on.
     """
-    n_train, n_hold = e_train.values.shape[0], e_hold.values.shape[0]
-    rng = np.random.default_rng(seed)
-    pick = np.sort(rng.choice(n_train, size=min(n_train, n_hold), replace=False))
-    members = type(e_train)(e_train.values[pick], e_train.missing[pick], e_train.onehot[pick])
     d_mem = nearest(members, e_syn, space, k=1, chunk_rows=chunk_rows)[:, 0]
-    d_non = nearest(e_hold, e_syn, space, k=1, chunk_rows=chunk_rows)[:, 0]
+    d_non = nearest(non_members, e_syn, space, k=1, chunk_rows=chunk_rows)[:, 0]
     labels = np.r_[np.ones(len(d_mem)), np.zeros(len(d_non))]
     return float(roc_auc_score(labels, -np.r_[d_mem, d_non]))
 

@@ -1,0 +1,32 @@
+"""Training curves from DVCLive's TSV files (train_log_dir/plots/metrics/**/<name>.tsv)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+MAX_POINTS = 400  # the report needs the shape of a curve, not every logged step
+
+
+def read_curves(train_log_dir: Path | None) -> dict[str, tuple[list[float], list[float]]]:
+    """metric name -> (steps, values); {} when the directory or its TSVs are absent/broken."""
+    if train_log_dir is None:
+        return {}
+    root = Path(train_log_dir) / "plots" / "metrics"
+    curves: dict[str, tuple[list[float], list[float]]] = {}
+    for path in sorted(root.rglob("*.tsv")) if root.is_dir() else []:
+        try:
+            table = pd.read_csv(path, sep="\t")
+        except (OSError, ValueError, pd.errors.ParserError):
+            continue  # a half-written log must not stop evaluation
+        name = path.relative_to(root).with_suffix("").as_posix()
+        value_cols = [c for c in table.columns if c not in ("step", "timestamp")]
+        if "step" not in table.columns or not value_cols or table.empty:
+            continue
+        steps = pd.to_numeric(table["step"], errors="coerce").to_numpy(float)
+        values = pd.to_numeric(table[value_cols[-1]], errors="coerce").to_numpy(float)
+        keep = np.linspace(0, len(steps) - 1, min(len(steps), MAX_POINTS)).round().astype(int)
+        curves[name] = (steps[keep].tolist(), values[keep].tolist())
+    return curves

@@ -1,0 +1,119 @@
+"""The self-contained HTML report: score table, distributions, pair trends, DCR, curves.
+
+One file, inline SVG and CSS only (no scripts, no external assets), so it can be attached to
+a CI run or opened from a DVC cache as it is.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Any
+
+from pipeline.metrics.registry import METRICS
+from pipeline.metrics.svg import bars, heatmap, lines
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222}
+h1{margin-bottom:4px} h2{border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}
+table{border-collapse:collapse;font-size:13px} td,th{border:1px solid #ddd;padding:4px 8px}
+th{background:#f4f4f4;text-align:left} td.num{text-align:right;font-variant-numeric:tabular-nums}
+.grid{display:flex;flex-wrap:wrap;gap:12px} .grid svg{border:1px solid #eee}
+.muted{color:#777;font-size:13px} .pass{color:#1a7f37} .fail{color:#c62828}
+"""
+
+
+def _value(v: Any) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "n/a"
+    return f"{v:.4f}"
+
+
+def score_table(metrics: dict[str, Any], thresholds: dict[str, float]) -> str:
+    """Every registry metric present in `metrics`: value, direction, ideal, gate, meaning."""
+    gate_head = "<th>gate</th>" if thresholds else ""
+    rows = ["<tr><th>metric</th><th>value</th><th>better</th><th>ideal</th>"
+            f"{gate_head}<th>meaning</th></tr>"]
+    for key, info in METRICS.items():
+        if key not in metrics:
+            continue
+        value = metrics[key]
+        arrow = "higher" if info.goal == "maximize" else "lower"
+        ideal = "baseline" if info.ideal is None else f"{info.ideal:g}"
+        gate = "<td></td>" if thresholds else ""
+        if key in thresholds and value is not None:
+            ok = info.passes(float(value), thresholds[key])
+            sign = ">=" if info.goal == "maximize" else "<="
+            gate = (f'<td><span class="{"pass" if ok else "fail"}">{sign} {thresholds[key]:g} '
+                    f'{"pass" if ok else "FAIL"}</span></td>')
+        rows.append(f"<tr><td><code>{html.escape(key)}</code></td><td class='num'>"
+                    f"{_value(value)}</td><td>{arrow}</td><td>{ideal}</td>{gate}"
+                    f"<td>{html.escape(info.description)}</td></tr>")
+    return "<table>" + "".join(rows) + "</table>"
+
+
+def pair_heatmap(pairs: list[dict[str, Any]]) -> str:
+    """Matrix of 1 - pair score (0 = same trend in real and synthetic) over all pairs."""
+    names: list[str] = []
+    for p in pairs:
+        for c in (p["column_1"], p["column_2"]):
+            if c not in names:
+                names.append(c)
+    if len(names) < 2:
+        return "<p class='muted'>Fewer than two comparable columns.</p>"
+    index = {n: i for i, n in enumerate(names)}
+    matrix: list[list[float | None]] = [[0.0 if i == j else None for j in range(len(names))]
+                                        for i in range(len(names))]
+    for p in pairs:
+        i, j = index[p["column_1"]], index[p["column_2"]]
+        err = None if p["score"] is None or not math.isfinite(p["score"]) else 1 - p["score"]
+        matrix[i][j] = matrix[j][i] = err
+    return heatmap(names, matrix, "Pair-trend error (1 - pair score), all pairs", vmax=0.5)
+
+
+def render(metrics: dict[str, Any], details: dict[str, Any], distributions: dict[str, Any],
+           dcr_rows: list[dict[str, float]], curves: dict[str, Any],
+           thresholds: dict[str, float], title: str) -> str:
+    """The whole page as one string."""
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+             f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
+             f"<h1>{html.escape(title)}</h1>",
+             f"<p class='muted'>{html.escape(_summary(details))}</p>",
+             "<h2>Scores</h2>", score_table(metrics, thresholds)]
+    shapes = details.get("column_shapes", [])
+    if shapes:
+        parts += ["<h2>Column shapes</h2><div class='grid'>",
+                  bars([s["column"] for s in shapes], {"score": [s["score"] for s in shapes]},
+                       "Per-column shape score (1 = same marginal)", w=max(360, 40 * len(shapes))),
+                  "</div>"]
+    parts += ["<h2>Real vs synthetic distributions</h2><div class='grid'>"]
+    parts += [bars(d["labels"], {"real": d["real"], "synthetic": d["synthetic"]}, col)
+              for col, d in distributions.items() if d["labels"]]
+    parts += ["</div>", "<h2>Column pair trends</h2>",
+              "<p class='muted'>Numeric pairs: |&Delta;correlation|/2; other pairs: total "
+              "variation distance of the (binned) contingency table.</p>",
+              pair_heatmap(details.get("pair_trends", []))]
+    if dcr_rows:
+        names = [k for k in dcr_rows[0] if k != "distance"]
+        parts += ["<h2>Privacy: distance to closest record</h2>",
+                  "<p class='muted'>Synthetic rows should sit no closer to train rows than "
+                  "fresh holdout rows do; a spike at 0 means copies.</p><div class='grid'>",
+                  bars([f"{r['distance']:.3f}" for r in dcr_rows],
+                       {n: [r[n] for r in dcr_rows] for n in names},
+                       "DCR histogram (share of rows per bin)", w=720, h=260), "</div>"]
+    parts.append("<h2>Training curves</h2>")
+    if curves:
+        parts.append("<div class='grid'>")
+        parts += [lines(x, {name: y}, name) for name, (x, y) in curves.items()]
+        parts.append("</div>")
+    else:
+        parts.append("<p class='muted'>No DVCLive training logs found.</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _summary(details: dict[str, Any]) -> str:
+    rows = details.get("rows", {})
+    text = ", ".join(f"{k}: {v}" for k, v in rows.items())
+    task = details.get("utility_task")
+    return f"Rows {text}." + (f" Utility task: {task}." if task else "")

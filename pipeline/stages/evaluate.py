@@ -1,0 +1,148 @@
+"""`synth evaluate`: score synthetic rows against the real splits; write metrics, plots, report.
+
+Reads data_dir/{train,holdout}.parquet, schema.json, metadata.json and the synthetic Parquet.
+Validates everything first, computes every metric, then writes (atomically) metrics.json,
+plots/*.json and report.html into out_dir. Seeded throughout: same inputs -> same metrics.json.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import Params
+from pipeline.errors import UserError
+from pipeline.io import atomic_path, read_json, read_table, write_json
+from pipeline.metrics.curves import read_curves
+from pipeline.metrics.detection import detection_auc
+from pipeline.metrics.fidelity import compute_fidelity
+from pipeline.metrics.plots import distributions, histogram_rows
+from pipeline.metrics.privacy import compute_privacy, sdmetrics_dcr
+from pipeline.metrics.registry import METRICS
+from pipeline.metrics.report_html import render
+from pipeline.metrics.utility import utility_scores
+
+log = logging.getLogger(__name__)
+
+
+def load_inputs(data_dir: Path, synthetic_path: Path) -> dict[str, Any]:
+    """Read and cross-check the prepared splits, schema, metadata and synthetic table."""
+    data_dir, synthetic_path = Path(data_dir), Path(synthetic_path)
+    if not synthetic_path.is_file():
+        raise UserError(f"synthetic table not found: {synthetic_path} (run `synth generate`)")
+    for name in ("train.parquet", "holdout.parquet", "schema.json", "metadata.json"):
+        if not (data_dir / name).is_file():
+            raise UserError(f"{data_dir / name} not found (run `synth prepare`)")
+    schema = read_json(data_dir / "schema.json")
+    metadata = read_json(data_dir / "metadata.json")
+    if not isinstance(schema, dict) or not isinstance(schema.get("columns"), list):
+        raise UserError(f"{data_dir / 'schema.json'} has no 'columns' list")
+    if "table" not in metadata.get("tables", {}):
+        raise UserError(f"{data_dir / 'metadata.json'} must hold tables.table (sdmetrics form)")
+    train = read_table(data_dir / "train.parquet")
+    holdout = read_table(data_dir / "holdout.parquet")
+    synthetic = read_table(synthetic_path)
+    expected = [c["name"] for c in schema["columns"]]
+    for label, frame in (("train", train), ("holdout", holdout), ("synthetic", synthetic)):
+        missing = [c for c in expected if c not in frame.columns]
+        extra = [c for c in frame.columns if c not in expected]
+        if missing or extra:
+            where = synthetic_path if label == "synthetic" else data_dir / f"{label}.parquet"
+            raise UserError(f"{where}: columns do not match schema.json "
+                            f"(missing: {missing or 'none'}, unexpected: {extra or 'none'})")
+        if len(frame) == 0:
+            raise UserError(f"{label} table has no rows")
+    return {"train": train[expected], "holdout": holdout[expected],
+            "synthetic": synthetic[expected], "schema": schema, "metadata": metadata}
+
+
+def _cap(frame: pd.DataFrame, max_rows: int | None, seed: int) -> pd.DataFrame:
+    """Seeded row subsample for very large tables (order kept); small tables untouched."""
+    if max_rows is None or len(frame) <= max_rows:
+        return frame.reset_index(drop=True)
+    pick = np.sort(np.random.default_rng(seed).choice(len(frame), max_rows, replace=False))
+    return frame.iloc[pick].reset_index(drop=True)
+
+
+def _clean(value: Any) -> Any:
+    """NaN -> None (JSON null), recursively; numpy scalars -> Python."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return None if not np.isfinite(value) else float(value)
+    return value
+
+
+def compute_all(inputs: dict[str, Any], params: Params) -> dict[str, Any]:
+    """Every metric; returns {metrics, details, dcr, distributions} (no file I/O)."""
+    ev, seed = params.evaluate, params.seed
+    train = _cap(inputs["train"], ev.max_rows, seed)
+    holdout = _cap(inputs["holdout"], ev.max_rows, seed + 1)
+    synthetic = _cap(inputs["synthetic"], ev.max_rows, seed + 2)
+    schema, metadata = inputs["schema"], inputs["metadata"]
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    fid = compute_fidelity(train, synthetic, metadata)
+    timings["fidelity"] = time.perf_counter() - t0
+    metrics: dict[str, Any] = dict(fid.metrics)
+    t0 = time.perf_counter()
+    metrics.update(detection_auc(train, synthetic, schema, ev.detection_folds, seed))
+    timings["detection"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    util = utility_scores(train, holdout, synthetic, schema, seed)
+    task = util.pop("task", None)
+    metrics.update(util)
+    timings["utility"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    priv = compute_privacy(train, holdout, synthetic, schema, seed, ev.distance_chunk_rows)
+    metrics.update(priv.metrics)
+    timings["privacy"] = time.perf_counter() - t0
+    if ev.sdmetrics_dcr_rows > 0:
+        t0 = time.perf_counter()
+        metrics.update(sdmetrics_dcr(train, holdout, synthetic, metadata,
+                                     ev.sdmetrics_dcr_rows, seed))
+        timings["sdmetrics_dcr"] = time.perf_counter() - t0
+    unknown = set(metrics) - set(METRICS)
+    if unknown:  # a metric without a registry entry could never be gated or explained
+        raise RuntimeError(f"metrics missing from the registry: {sorted(unknown)}")
+    for name, seconds in timings.items():
+        log.info("evaluate: %s %.1f s", name, seconds)
+    details = {"rows": {"train": len(train), "holdout": len(holdout),
+                        "synthetic": len(synthetic)},
+               "utility_task": task, "dcr_share_raw": priv.raw_share,
+               "column_shapes": fid.column_shapes,
+               "pair_trends": fid.pair_trends}
+    dcr = histogram_rows({"synthetic_to_train": priv.dcr_synthetic_train,
+                          "holdout_to_train": priv.dcr_holdout_train,
+                          "synthetic_to_holdout": priv.dcr_synthetic_holdout})
+    return {"metrics": metrics, "details": details, "dcr": dcr,
+            "distributions": distributions(train, synthetic, schema)}
+
+
+def run(params: Params, data_dir: Path, synthetic_path: Path, train_log_dir: Path | None,
+        out_dir: Path) -> dict[str, Any]:
+    """Evaluate and write out_dir/{metrics.json, plots/*.json, report.html}; return metrics."""
+    inputs = load_inputs(data_dir, synthetic_path)
+    result = compute_all(inputs, params)
+    curves = read_curves(train_log_dir)
+    metrics = _clean(result["metrics"])
+    details = _clean(result["details"])
+    page = render(metrics, details, result["distributions"], result["dcr"], curves, {},
+                  title=f"Synthetic data report: {inputs['schema'].get('dataset', 'table')}")
+    out_dir = Path(out_dir)
+    write_json({**metrics, "details": details}, out_dir / "metrics.json")
+    write_json([{"column": r["column"], "score": r["score"]} for r in details["column_shapes"]],
+               out_dir / "plots" / "column_shapes.json")
+    write_json(_clean(result["dcr"]), out_dir / "plots" / "dcr.json")
+    with atomic_path(out_dir / "report.html") as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    log.info("evaluate: wrote %s, %s, %s", out_dir / "metrics.json", out_dir / "plots",
+             out_dir / "report.html")
+    return metrics
