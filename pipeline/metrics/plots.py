@@ -19,8 +19,10 @@ MAX_LEVELS = 12  # categorical charts show the most frequent levels, the rest as
 def histogram_rows(samples: dict[str, np.ndarray], bins: int = 30) -> list[dict[str, float]]:
     """Shared-edge histograms as rows {distance, <name>: share of rows, ...} for dvc plots."""
     finite = [s[np.isfinite(s)] for s in samples.values()]
-    hi = max([float(s.max()) for s in finite if len(s)] + [1e-9])
+    # Edges up to the largest 99th percentile; the far tail is folded into the last bin.
+    hi = max([float(np.quantile(s, 0.99)) for s in finite if len(s)] + [1e-9])
     edges = np.linspace(0.0, hi, bins + 1)
+    finite = [np.clip(s, 0.0, hi) for s in finite]
     rows = [{"distance": float((edges[i] + edges[i + 1]) / 2)} for i in range(bins)]
     for (name, _), values in zip(samples.items(), finite):
         counts, _ = np.histogram(values, bins=edges)

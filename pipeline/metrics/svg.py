@@ -43,7 +43,7 @@ def _legend(names: Sequence[str], x: float, y: float) -> list[str]:
 def bars(labels: Sequence[str], series: dict[str, Sequence[float]], title: str,
          w: int = 360, h: int = 220) -> str:
     """Grouped vertical bars, one group per label (category shares, histogram bins)."""
-    left, right, top, bottom = 40, 10, 24, 46
+    left, right, top, bottom = 40, 10, 24, 58
     pw, ph = w - left - right, h - top - bottom
     vmax = max([max(v, default=0) for v in series.values()] + [1e-12])
     n, k = max(len(labels), 1), max(len(series), 1)
