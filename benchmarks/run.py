@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -126,6 +127,8 @@ def main() -> None:
         results_path.write_text(json.dumps(results, indent=1, default=float) + "\n")
         render(results, Path(args.doc), name)
 
+    if {"sample_big", "evaluate"} & set(only):
+        shutil.rmtree(work / "pipeline", ignore_errors=True)  # fresh prepare + train each run
     if "transformer" in only:
         store("transformer", {"ctgan": ref("ref_tools.py", ["ctgan-transformer", *common]),
                               "ours": ours(["transformer", *common])})
@@ -152,7 +155,8 @@ def main() -> None:
                       "tvae": ref("ref_tools.py", ["tvae", *common, "--epochs", E, *sample])})
     if "sample_big" in only:
         store("sample_big", {"ours": ours(["generate_big", *common, "--rows", str(args.big_rows),
-                                           "--out", str(work / "big.parquet")])})
+                                           "--out", str(work / "big.parquet"),
+                                           "--work-dir", str(work / "pipeline")])})
     if "dcr" in only:
         synth = sorted(synth_dir.glob("ctgan_e*.parquet")) or sorted(synth_dir.glob("*.parquet"))
         if not synth:
@@ -163,7 +167,7 @@ def main() -> None:
                                                   args.timeout),
                           "ours": run_worker(ours_py, "scoring.py", ["dcr-ours", *a], args.timeout)})
     if "evaluate" in only:
-        store("evaluate", {"ours": ours(["evaluate", *common, "--work-dir", str(work / "eval")])})
+        store("evaluate", {"ours": ours(["evaluate", *common, "--work-dir", str(work / "pipeline")])})
     if "budget" in only:
         n = budget_epochs(results)
         if n is None:

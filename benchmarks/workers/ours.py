@@ -21,7 +21,7 @@ import time
 import warnings
 from pathlib import Path
 
-from common import REPO, emit, load_table, resolve_table, timer
+from common import BUILTIN, REPO, emit, load_table, resolve_table, timer
 
 warnings.filterwarnings("ignore")
 
@@ -88,7 +88,10 @@ def _setup_pipeline(args: argparse.Namespace, work: Path) -> tuple[Path, Path]:
     work.mkdir(parents=True, exist_ok=True)
     params, model = work / "params.yaml", work / "model.ckpt"
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    raw["prepare"].update(dataset=str(resolve_table(args.data)), target=None)
+    source = resolve_table(args.data)
+    # a built-in name goes through our registry; any other path as given (.csv/.parquet)
+    raw["prepare"].update(dataset=args.data if source.parent == BUILTIN else str(source),
+                          target=None)
     raw["train"].update(epochs=1, accelerator="cpu")
     params.write_text(yaml.safe_dump(raw))
     synth = [sys.executable, "-m", "pipeline"]
@@ -97,8 +100,11 @@ def _setup_pipeline(args: argparse.Namespace, work: Path) -> tuple[Path, Path]:
         for cmd in (["prepare", "--out-dir", str(work / "prepared")],
                     ["train", "--data-dir", str(work / "prepared"), "--model", str(model),
                      "--log-dir", str(work / "train_log")]):
-            subprocess.run([*synth, cmd[0], "--params", str(params), *cmd[1:]], check=True,
-                           cwd=work, env=env, stdout=subprocess.DEVNULL)
+            res = subprocess.run([*synth, cmd[0], "--params", str(params), *cmd[1:]], cwd=work,
+                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                 text=True)
+            if res.returncode:
+                raise SystemExit(f"synth {cmd[0]} failed: {res.stderr.strip()[-300:]}")
     return params, model
 
 

@@ -110,16 +110,18 @@ def sdv_fit_sample(args: argparse.Namespace) -> dict:
 
     df = load_table(args.data, args.max_rows)
     out: dict = {"rows": len(df)}
-    metadata = Metadata.detect_from_dataframe(df)
+    metadata = Metadata.detect_from_dataframes({"table": df})
     if args.task == "tvae":
         out["epochs"] = args.epochs
         model = TVAESynthesizer(metadata, epochs=args.epochs, enable_gpu=False)
     else:
         model = GaussianCopulaSynthesizer(metadata)
     with timer(out, "fit_total_s"):
-        model.fit(df)
+        model.fit({"table": df})  # SDV 2.x single-table synthesizers take {name: frame}
     with timer(out, "sample_s"):
         sample = model.sample(args.sample_rows)
+    if isinstance(sample, dict):
+        sample = sample["table"]
     out["sample_rows"] = len(sample)
     out["sample_rows_per_s"] = len(sample) / out["sample_s"]
     if args.synth_dir:
