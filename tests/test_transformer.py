@@ -200,6 +200,13 @@ def test_same_seed_same_state_and_matrix():
     np.testing.assert_array_equal(a.transform(df), b.transform(df))
 
 
+def test_parallel_fit_equals_in_process_fit():
+    df = _frame(800)
+    one = TableTransformer.fit(df, _schema(df), PARAMS, 5, n_jobs=1)
+    two = TableTransformer.fit(df, _schema(df), PARAMS, 5, n_jobs=2)
+    assert one.to_dict() == two.to_dict()
+
+
 def test_decodes_generator_output_within_range():
     df = _frame(800)
     tr = TableTransformer.fit(df, _schema(df), PARAMS, 0)
