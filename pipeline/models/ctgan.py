@@ -21,6 +21,8 @@ from pipeline.models.layers import Critic, Generator, SpanActivation, gradient_p
 from pipeline.tabular.sampler import ConditionalSampler
 from pipeline.tabular.spans import discrete_from_list, spans_from_list, total_width
 
+METRICS = ("loss_g", "loss_d", "gradient_penalty", "critic_real", "critic_fake", "cond_loss")
+
 
 class CTGANModule(pl.LightningModule):
     """Conditional generator + PacGAN critic over the spans of a fitted TableTransformer.
@@ -69,10 +71,13 @@ class CTGANModule(pl.LightningModule):
     def configure_optimizers(self):
         h = self.hparams
         betas = tuple(h.betas or (0.5, 0.9))
+        # Fused Adam on CUDA: one kernel per step instead of one per parameter group op
+        # (steps are launch-bound at CTGAN's sizes).
+        fused = {"fused": True} if self.device.type == "cuda" else {}
         g_opt = torch.optim.Adam(self.generator.parameters(), lr=h.generator_lr, betas=betas,
-                                 weight_decay=h.generator_decay)
+                                 weight_decay=h.generator_decay, **fused)
         d_opt = torch.optim.Adam(self.critic.parameters(), lr=h.discriminator_lr, betas=betas,
-                                 weight_decay=h.discriminator_decay)
+                                 weight_decay=h.discriminator_decay, **fused)
         return [g_opt, d_opt]
 
     def configure_model(self) -> None:
@@ -120,12 +125,18 @@ class CTGANModule(pl.LightningModule):
             g_opt.zero_grad(set_to_none=True)
             self.manual_backward(loss_g)
             g_opt.step()
-        metrics = {"loss_g": loss_g, "loss_d": loss_d, "gradient_penalty": penalty,
-                   "critic_real": critic_real, "critic_fake": critic_fake,
-                   "cond_loss": cross}
-        # Epoch means, accumulated on the device: no per-step host sync.
-        self.log_dict({k: v.detach() for k, v in metrics.items()}, on_step=False,
-                      on_epoch=True, batch_size=n)
+        # Epoch sums accumulated on the device (two kernels, no host sync); logged once per
+        # epoch in on_train_epoch_end (the only sync point, and the DDP reduction).
+        step = torch.stack([loss_g, loss_d, penalty, critic_real, critic_fake, cross]).detach()
+        self._epoch_sums = step if batch_idx == 0 else self._epoch_sums + step
+        self._epoch_steps = batch_idx + 1
+
+    def on_train_epoch_end(self) -> None:
+        if getattr(self, "_epoch_steps", 0):
+            means = self._epoch_sums / self._epoch_steps
+            self.log_dict(dict(zip(METRICS, means.unbind())), on_step=False, on_epoch=True,
+                          sync_dist=True)
+            self._epoch_steps = 0
 
     # ----------------------------------------------------------------- checkpoint
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
