@@ -13,7 +13,6 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 TABLE = "table"
@@ -90,7 +89,3 @@ def compute_fidelity(real: pd.DataFrame, synthetic: pd.DataFrame,
                                        pairs["Score"])]
     return FidelityResult(metrics, shape_rows, pair_rows)
 
-
-def nan_to_none(value: float) -> float | None:
-    """JSON has no NaN: metrics.json carries null for 'not computable'."""
-    return None if value is None or np.isnan(value) else value

@@ -49,9 +49,11 @@ def bars(labels: Sequence[str], series: dict[str, Sequence[float]], title: str,
     n, k = max(len(labels), 1), max(len(series), 1)
     gw = pw / n
     bw = gw * 0.85 / k
-    body = [f'<text x="{left}" y="14" font-size="12" font-weight="bold">{html.escape(title)}</text>',
+    head = f'<text x="{left}" y="14" font-size="12" font-weight="bold">{html.escape(title)}</text>'
+    body = [head,
             f'<line x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}" stroke="#444"/>',
-            f'<text x="{left - 4}" y="{top + 8}" font-size="9" text-anchor="end">{_fmt(vmax)}</text>',
+            f'<text x="{left - 4}" y="{top + 8}" font-size="9" '
+            f'text-anchor="end">{_fmt(vmax)}</text>',
             f'<text x="{left - 4}" y="{top + ph}" font-size="9" text-anchor="end">0</text>']
     for si, values in enumerate(series.values()):
         for i, v in enumerate(values):
@@ -79,7 +81,8 @@ def lines(xs: Sequence[float], series: dict[str, Sequence[float]], title: str,
     hi = hi if hi > lo else lo + 1
     x0, x1 = (min(xs), max(xs)) if len(xs) else (0, 1)
     x1 = x1 if x1 > x0 else x0 + 1
-    body = [f'<text x="{left}" y="14" font-size="12" font-weight="bold">{html.escape(title)}</text>',
+    head = f'<text x="{left}" y="14" font-size="12" font-weight="bold">{html.escape(title)}</text>'
+    body = [head,
             f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>',
             f'<text x="{left - 4}" y="{top + 8}" font-size="9" text-anchor="end">{_fmt(hi)}</text>',
             f'<text x="{left - 4}" y="{top + ph}" font-size="9" text-anchor="end">{_fmt(lo)}</text>',
@@ -87,7 +90,8 @@ def lines(xs: Sequence[float], series: dict[str, Sequence[float]], title: str,
             f'<text x="{left + pw}" y="{top + ph + 12}" font-size="9" text-anchor="end">'
             f'{_fmt(x1)}</text>']
     for si, values in enumerate(series.values()):
-        pts = " ".join(f"{left + pw * (x - x0) / (x1 - x0):.1f},{top + ph * (hi - v) / (hi - lo):.1f}"
+        pts = " ".join(f"{left + pw * (x - x0) / (x1 - x0):.1f},"
+                       f"{top + ph * (hi - v) / (hi - lo):.1f}"
                        for x, v in zip(xs, values) if math.isfinite(v))
         body.append(f'<polyline points="{pts}" fill="none" stroke="{PALETTE[si]}" '
                     f'stroke-width="1.5"/>')
