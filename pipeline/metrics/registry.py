@@ -69,7 +69,7 @@ METRICS: dict[str, MetricInfo] = dict([
     _m("privacy.dcr_baseline_ratio", "maximize", 1.0,
        "dcr_synthetic_median / dcr_holdout_median: >= 1 = as far from train as fresh real rows"),
     _m("privacy.nndr_median", "maximize", None,
-       "median nearest / second-nearest train distance ratio of synthetic rows (low = singled out)"),
+       "median nearest / 2nd-nearest train distance ratio of synthetic rows (low = singled out)"),
     _m("privacy.holdout_nndr_median", "maximize", None,
        "baseline: the same ratio for holdout rows"),
     _m("privacy.exact_copy_rate", "minimize", 0.0,

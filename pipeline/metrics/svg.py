@@ -85,7 +85,8 @@ def lines(xs: Sequence[float], series: dict[str, Sequence[float]], title: str,
     body = [head,
             f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>',
             f'<text x="{left - 4}" y="{top + 8}" font-size="9" text-anchor="end">{_fmt(hi)}</text>',
-            f'<text x="{left - 4}" y="{top + ph}" font-size="9" text-anchor="end">{_fmt(lo)}</text>',
+            f'<text x="{left - 4}" y="{top + ph}" font-size="9" '
+            f'text-anchor="end">{_fmt(lo)}</text>',
             f'<text x="{left}" y="{top + ph + 12}" font-size="9">{_fmt(x0)}</text>',
             f'<text x="{left + pw}" y="{top + ph + 12}" font-size="9" text-anchor="end">'
             f'{_fmt(x1)}</text>']
