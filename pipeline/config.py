@@ -88,6 +88,10 @@ class TrainParams:
         _require(len(self.betas) == 2, "train.betas", "a list of two floats")
         _require(all(d > 0 for d in self.generator_dims + self.discriminator_dims),
                  "train.generator_dims/discriminator_dims", "positive")
+        # fp16 mixed precision is refused: autograd.grad in the gradient penalty bypasses
+        # the loss scaler.
+        _require(self.precision in ("32-true", "32", "bf16-mixed", "bf16-true", "64-true"),
+                 "train.precision", "one of 32-true, bf16-mixed, bf16-true, 64-true")
 
 
 @dataclass(frozen=True)

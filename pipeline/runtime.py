@@ -22,7 +22,6 @@ from pipeline.log import logger
 
 STRATEGIES = {"ddp": "ddp_find_unused_parameters_true",
               "ddp_spawn": "ddp_spawn_find_unused_parameters_true"}
-PRECISIONS = ("32-true", "32", "bf16-mixed", "bf16-true", "64-true")
 
 
 def resolve_strategy(train: TrainParams) -> str:
@@ -40,11 +39,6 @@ def show_progress_bar() -> bool:
 def build_trainer(train: TrainParams, logger_: Any = False, callbacks: list | None = None,
                   checkpointing: bool = False) -> pl.Trainer:
     """A Trainer from the `train:` params (accelerator, devices, nodes, strategy, precision)."""
-    if train.precision not in PRECISIONS:
-        # autograd.grad in the gradient penalty bypasses the fp16 loss scaler.
-        raise UserError(f"params key train.precision must be one of {', '.join(PRECISIONS)} "
-                        f"(fp16 mixed precision breaks the gradient penalty), got "
-                        f"'{train.precision}'")
     try:
         return pl.Trainer(
             max_epochs=train.epochs, accelerator=train.accelerator, devices=train.devices,
