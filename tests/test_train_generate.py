@@ -153,3 +153,7 @@ def test_resume_continues_epochs_and_steps(tmp_path: Path) -> None:
     train(root, "straight.ckpt", "log2")
     straight = read_checkpoint(root / "straight.ckpt")["state_dict"]
     assert all(torch.equal(straight[k], resumed["state_dict"][k]) for k in straight)
+    # The fresh run overwrote last.ckpt rather than leaving a stale one beside last-v1.ckpt.
+    assert [p.name for p in (root / "checkpoints").iterdir()] == ["last.ckpt"]
+    assert read_checkpoint(root / "checkpoints" / "last.ckpt")["global_step"] == \
+        resumed["global_step"]

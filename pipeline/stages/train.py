@@ -64,8 +64,11 @@ def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: Trai
     ckpt_path = None
     if model_path is not None:
         ckdir = checkpoint_dir(model_path)
-        callbacks.append(pl.callbacks.ModelCheckpoint(dirpath=ckdir, save_top_k=0,
-                                                      save_last=True, every_n_epochs=1))
+        # No version counter: a fresh run overwrites last.ckpt instead of writing
+        # last-v1.ckpt next to a stale one that a later resume would pick up.
+        callbacks.append(pl.callbacks.ModelCheckpoint(
+            dirpath=ckdir, save_top_k=0, save_last=True, every_n_epochs=1,
+            enable_version_counter=False))
         last = ckdir / "last.ckpt"
         if train.resume and last.is_file():
             ckpt_path = str(last)
