@@ -63,7 +63,9 @@ def fit_sample(args: argparse.Namespace) -> dict:
     table, schema = ours_api.prepare(df, Path(args.data).stem)
     tr = ours_api.fit_transformer(table, schema)
     state.update(tr=tr, schema=schema)
-    model, clock = ours_api.train(table, schema, tr, args.epochs, on_epoch_end=on_epoch_end)
+    model, clock = ours_api.train(table, schema, tr, args.epochs, on_epoch_end=on_epoch_end,
+                                  budget_s=args.budget_s, started=start)
+    out["epochs"] = len(clock.epoch_s)  # fewer than --epochs when --budget-s stopped it
     out["fit_total_s"] = time.perf_counter() - start - clock.paused
     out["setup_s"] = clock.loop_start - start  # schema + transformer fit/transform + model
     out["epoch_s"] = clock.epoch_s
@@ -77,7 +79,7 @@ def fit_sample(args: argparse.Namespace) -> dict:
     out["sample_rows"] = len(sample)
     out["sample_rows_per_s"] = len(sample) / out["sample_s"]
     if synth_dir is not None:
-        sample.head(args.quality_rows).to_parquet(synth_dir / f"{prefix}_e{args.epochs}.parquet")
+        sample.head(args.quality_rows).to_parquet(synth_dir / f"{prefix}_e{out['epochs']}.parquet")
     return out
 
 
@@ -152,6 +154,8 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--checkpoints", default="", help="1,2,5 or 'all'")
     p.add_argument("--tag", default="")
+    p.add_argument("--budget-s", type=float, default=None,
+                   help="stop training before this many seconds (setup included) are spent")
     p.add_argument("--sample-rows", type=int, default=100_000)
     p.add_argument("--quality-rows", type=int, default=10_000)
     p.add_argument("--synth-dir", default=None)

@@ -38,8 +38,10 @@ def fit_transformer(table: pd.DataFrame, schema: dict, seed: int = 42) -> Any:
 class _Epochs(pl.Callback):
     """Per-epoch seconds; `on_epoch_end(epoch, module)` time (checkpoint samples) excluded."""
 
-    def __init__(self, on_epoch_end: Callable[[int, Any], None]) -> None:
+    def __init__(self, on_epoch_end: Callable[[int, Any], None], budget_s: float | None = None,
+                 started: float = 0.0) -> None:
         self.on_epoch_end, self.epoch_s, self.paused, self.loop_start = on_epoch_end, [], 0.0, 0.0
+        self.budget_s, self.started = budget_s, started
 
     def on_train_start(self, trainer, module) -> None:
         self.loop_start = self._last = time.perf_counter()
@@ -50,10 +52,17 @@ class _Epochs(pl.Callback):
         self.on_epoch_end(trainer.current_epoch + 1, module)
         self._last = time.perf_counter()
         self.paused += self._last - now
+        if self.budget_s is not None:
+            # stop when one more epoch (as long as the last one) would overrun the budget,
+            # counted from `started` (setup included), pauses excluded
+            spent = now - self.started - (self.paused - (self._last - now))
+            if spent + self.epoch_s[-1] > self.budget_s:
+                trainer.should_stop = True
 
 
 def train(table: pd.DataFrame, schema: dict, transformer: Any, epochs: int, seed: int = 42,
-          on_epoch_end: Callable[[int, Any], None] = lambda e, m: None) -> tuple[Any, _Epochs]:
+          on_epoch_end: Callable[[int, Any], None] = lambda e, m: None,
+          budget_s: float | None = None, started: float = 0.0) -> tuple[Any, _Epochs]:
     """Train at CTGAN's default architecture (the `train:` defaults: batch 500, pac 10, 256x2)."""
     from pipeline.config import TrainParams
     from pipeline.runtime import build_trainer
@@ -64,7 +73,7 @@ def train(table: pd.DataFrame, schema: dict, transformer: Any, epochs: int, seed
     matrix = np.ascontiguousarray(transformer.transform(table), dtype=np.float32)
     model = build_model(params, transformer, seed)
     model.set_training_data(matrix)
-    clock = _Epochs(on_epoch_end)
+    clock = _Epochs(on_epoch_end, budget_s, started)
     trainer = build_trainer(params, False, [clock], checkpointing=False)
     trainer.fit(model)
     return model, clock
