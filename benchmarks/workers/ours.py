@@ -74,6 +74,7 @@ def fit_sample(args: argparse.Namespace) -> dict:
     out["s_per_epoch"] = sum(clock.epoch_s) / len(clock.epoch_s)
     out["train_rows_per_s"] = max(len(df) // 500, 1) * 500 / out["s_per_epoch"]
     out["dims"] = ours_api.dims(tr)
+    ours_api.sample(model, tr, schema, 1_000)  # warm-up, as for ctgan
     with timer(out, "sample_s"):
         sample = ours_api.sample(model, tr, schema, args.sample_rows)
     out["sample_rows"] = len(sample)
