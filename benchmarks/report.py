@@ -42,7 +42,8 @@ def _ratio_row(label: str, ours, ref, unit: str, target: float, higher_better: b
         return f"| {label} | {_missing(bad, section, name)} | {_fmt(r, unit)} | | ≥{target:g}× | not measured |"
     ratio = (o / r) if higher_better else (r / o)
     met = "**met**" if ratio >= target else "not met"
-    return f"| {label} | {_fmt(o, unit)} | {_fmt(r, unit)} | {ratio:.1f}× | ≥{target:g}× | {met} |"
+    shown = f"{ratio:.2f}×" if ratio < 10 else f"{ratio:.1f}×"
+    return f"| {label} | {_fmt(o, unit)} | {_fmt(r, unit)} | {shown} | ≥{target:g}× | {met} |"
 
 
 def _machine(m: dict) -> list[str]:

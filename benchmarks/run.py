@@ -88,6 +88,7 @@ def main() -> None:
     p.add_argument("--results", default=None, help="JSON path (default benchmarks/results/<name>.json)")
     p.add_argument("--doc", default=str(REPO / "docs" / "benchmarks.md"))
     p.add_argument("--timeout", type=int, default=1800, help="seconds per worker")
+    p.add_argument("--render-only", action="store_true", help="re-render the doc from the JSON")
     args = p.parse_args()
 
     only = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -97,6 +98,9 @@ def main() -> None:
     name = Path(args.dataset).stem.split(".")[0]
     results_path = Path(args.results or HERE / "results" / f"{name}.json")
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    if args.render_only:
+        render(results, Path(args.doc), name)
+        return
     work = Path(args.work_dir) / name
     synth_dir = work / "synthetic"
     synth_dir.mkdir(parents=True, exist_ok=True)
