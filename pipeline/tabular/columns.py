@@ -45,15 +45,34 @@ class NumericColumn:
     @classmethod
     def fit(cls, series: pd.Series, role: str, dtype: str, params: TransformParams,
             seed: int, has_missing: bool) -> "NumericColumn":
-        codec = NumberCodec.fit(series, role, dtype)
-        x, missing = codec.to_float(series)
-        x = x[~missing]
+        return cls.fit_many([(series, role, dtype, seed, has_missing)], params)[0]
+
+    @classmethod
+    def fit_many(cls, columns: list[tuple[pd.Series, str, str, int, bool]],
+                 params: TransformParams) -> list["NumericColumn"]:
+        """Fit numeric columns given as (series, role, dtype, seed, has_missing).
+
+        With `numerical: gmm` all their mixtures are fitted in one batch (`gmm.py`); each
+        column's result is the same as when fitted alone.
+        """
+        codecs, values, missing_any = [], [], []
+        for series, role, dtype, _, _ in columns:
+            codec = NumberCodec.fit(series, role, dtype)
+            x, missing = codec.to_float(series)
+            codecs.append(codec)
+            values.append(x[~missing])
+            missing_any.append(bool(missing.any()))
+        seeds = [c[3] for c in columns]
         if params.numerical == "gmm":
-            encoder = ModeNormalizer.fit(x, params.max_modes, params.weight_threshold,
-                                         params.fit_rows, seed)
+            encoders: list = ModeNormalizer.fit_many(values, params.max_modes,
+                                                     params.weight_threshold, params.fit_rows,
+                                                     seeds)
         else:
-            encoder = QuantileScaler.fit(x, params.fit_rows, seed)
-        return cls(codec, encoder, bool(has_missing or missing.any()), float(np.median(x)))
+            encoders = [QuantileScaler.fit(x, params.fit_rows, seed)
+                        for x, seed in zip(values, seeds)]
+        return [cls(codec, encoder, bool(col[4] or miss), float(np.median(x)))
+                for codec, encoder, col, miss, x in zip(codecs, encoders, columns, missing_any,
+                                                         values)]
 
     @property
     def name(self) -> str:

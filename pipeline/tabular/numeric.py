@@ -1,7 +1,7 @@
 """Encoders for continuous values (already mapped to float64 by `values.NumberCodec`).
 
 `ModeNormalizer` is mode-specific normalisation (Xu et al. 2019, CTGAN): a variational Gaussian
-mixture learns the modes of a column; each value becomes a one-hot over the kept modes plus a
+mixture (`gmm.py`, all columns of a table fitted in one batch) learns the modes of a column; each value becomes a one-hot over the kept modes plus a
 scalar (x - mean_k) / (4 std_k) in [-1, 1], where mode k is *sampled* from the posterior
 responsibilities. `QuantileScaler` is the alternative: the empirical CDF, mapped to [-1, 1].
 Both keep only plain lists as state, so they serialise to JSON exactly.
@@ -9,12 +9,11 @@ Both keep only plain lists as state, so they serialise to JSON exactly.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.mixture import BayesianGaussianMixture
+
+from pipeline.tabular.gmm import fit_mixtures
 
 _N_QUANTILES = 1000
 _MIN_STD_FRACTION = 1e-6  # floor on a mode's std, relative to the column's spread
@@ -42,29 +41,46 @@ class ModeNormalizer:
     @classmethod
     def fit(cls, x: np.ndarray, max_modes: int, weight_threshold: float, fit_rows: int,
             seed: int) -> "ModeNormalizer":
-        """Fit a Dirichlet-process Gaussian mixture on <= fit_rows values; drop light modes.
+        """One column's `fit_many`."""
+        return cls.fit_many([x], max_modes, weight_threshold, fit_rows, [seed])[0]
 
-        `x` is the whole column: the mixture sees a subsample, but tail modes are added so
-        every real value stays representable (see `_add_tail_modes`).
+    @classmethod
+    def fit_many(cls, columns: list[np.ndarray], max_modes: int, weight_threshold: float,
+                 fit_rows: int, seeds: list[int]) -> list["ModeNormalizer"]:
+        """Fit a Dirichlet-process Gaussian mixture per column, all in one batch; drop light
+        modes (weight < weight_threshold).
+
+        Each column's mixture sees <= fit_rows values subsampled with its own seed, so a
+        column's result does not depend on the others; tail modes are then added so every real
+        value of the whole column stays representable (see `_add_tail_modes`).
         """
-        sample = subsample(x, fit_rows, seed)
-        # Standardised so the mixture's reg_covar and priors are scale-free.
-        center = float(sample.mean())
-        scale = float(sample.std()) or 1.0
-        n_components = int(min(max_modes, len(np.unique(sample))))
-        if n_components == 1:
-            means, stds, w = np.array([center]), np.array([scale]), np.array([1.0])
-        else:
-            weights, mu, var = _fit_mixture((sample - center) / scale, n_components, seed)
-            keep = weights >= weight_threshold
-            if not keep.any():
-                keep = weights == weights.max()
-            means = center + scale * mu[keep]
-            stds = np.maximum(scale * np.sqrt(var[keep]), _MIN_STD_FRACTION * scale)
-            w = weights[keep] / weights[keep].sum()
-        means, stds, w = _add_tail_modes(x, means, stds, w)
-        order = np.argsort(means, kind="stable")
-        return cls(means[order].tolist(), stds[order].tolist(), w[order].tolist())
+        samples = [subsample(x, fit_rows, seed) for x, seed in zip(columns, seeds)]
+        # Standardised so the mixture's prior is scale-free.
+        centers = [float(s.mean()) for s in samples]
+        scales = [float(s.std()) or 1.0 for s in samples]
+        n_modes = [int(min(max_modes, len(np.unique(s)))) for s in samples]
+        multi = [i for i, k in enumerate(n_modes) if k > 1]  # one distinct value: one mode
+        slot = {i: j for j, i in enumerate(multi)}
+        fitted = fit_mixtures([(samples[i] - centers[i]) / scales[i] for i in multi],
+                              [n_modes[i] for i in multi]) if multi else None
+        out = []
+        for i, x in enumerate(columns):
+            center, scale = centers[i], scales[i]
+            if i not in slot:
+                means, stds, w = np.array([center]), np.array([scale]), np.array([1.0])
+            else:
+                j = slot[i]
+                weights, mu, var = fitted.weights[j], fitted.means[j], fitted.variances[j]
+                keep = weights >= weight_threshold
+                if not keep.any():
+                    keep = weights == weights.max()
+                means = center + scale * mu[keep]
+                stds = np.maximum(scale * np.sqrt(var[keep]), _MIN_STD_FRACTION * scale)
+                w = weights[keep] / weights[keep].sum()
+            means, stds, w = _add_tail_modes(x, means, stds, w)
+            order = np.argsort(means, kind="stable")
+            out.append(cls(means[order].tolist(), stds[order].tolist(), w[order].tolist()))
+        return out
 
     def encode(self, x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """(scalar in [-1, 1], sampled mode index) for each value of `x` (no NaNs).
@@ -88,19 +104,6 @@ class ModeNormalizer:
     def decode(self, scalar: np.ndarray, mode: np.ndarray) -> np.ndarray:
         """Values from the scalar and the mode index: scalar * 4 std_k + mean_k."""
         return scalar * 4.0 * np.asarray(self.stds)[mode] + np.asarray(self.means)[mode]
-
-
-def _fit_mixture(z: np.ndarray, n_components: int,
-                 seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(weights, means, variances) of a Dirichlet-process Gaussian mixture fitted on `z`."""
-    bgm = BayesianGaussianMixture(
-        n_components=n_components, covariance_type="diag",  # 1-D: same model, faster
-        weight_concentration_prior_type="dirichlet_process",
-        weight_concentration_prior=1e-3, max_iter=100, n_init=1, random_state=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        bgm.fit(z[:, None])
-    return bgm.weights_, bgm.means_[:, 0], bgm.covariances_[:, 0]
 
 
 def _add_tail_modes(x: np.ndarray, means: np.ndarray, stds: np.ndarray,

@@ -12,14 +12,12 @@ seeded from (seed, column index), so the same state and data always give the sam
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from joblib import Parallel, delayed
 
 from pipeline.config import TransformParams
 from pipeline.errors import UserError
@@ -33,7 +31,6 @@ FORMAT_VERSION = 1
 NUMERIC_ROLES = ("numerical", "integer", "datetime")
 DISCRETE_ROLES = ("categorical", "boolean")
 ROLES = (*NUMERIC_ROLES, *DISCRETE_ROLES, "id", "constant")
-_PARALLEL_MIN_WORK = 200_000  # columns x fit rows from which worker processes pay off
 
 Codec = NumericColumn | DiscreteCodec | IdColumn | ConstantColumn
 
@@ -75,22 +72,18 @@ class TableTransformer:
         return [c.name for c in self.codecs]
 
     @classmethod
-    def fit(cls, df: pd.DataFrame, schema: dict, params: TransformParams, seed: int,
-            n_jobs: int | None = None) -> "TableTransformer":
+    def fit(cls, df: pd.DataFrame, schema: dict, params: TransformParams,
+            seed: int) -> "TableTransformer":
         """Fit every column of `schema` on `df` (the training split).
 
-        Numerical mixtures are fitted on <= params.fit_rows sampled rows, in `n_jobs` worker
-        processes (None: one per core when the work is large enough to pay for them). The
-        result does not depend on `n_jobs`.
+        The numerical columns' mixtures are fitted together, in one vectorised batch, each on
+        <= params.fit_rows sampled rows (`gmm.py`).
         """
         entries = _schema_columns(df, schema)
         numeric = [i for i, e in enumerate(entries) if e["role"] in NUMERIC_ROLES]
-        jobs = n_jobs or _fit_jobs(len(numeric), min(len(df), params.fit_rows))
-        fitted = Parallel(n_jobs=jobs, backend="loky" if jobs > 1 else "sequential")(
-            delayed(NumericColumn.fit)(df[entries[i]["name"]], entries[i]["role"],
-                                       entries[i]["dtype"], params, _column_seed(seed, i),
-                                       _has_missing(entries[i]))
-            for i in numeric)
+        fitted = NumericColumn.fit_many(
+            [(df[entries[i]["name"]], entries[i]["role"], entries[i]["dtype"],
+              _column_seed(seed, i), _has_missing(entries[i])) for i in numeric], params)
         codecs: list[Any] = [None] * len(entries)
         for i, codec in zip(numeric, fitted):
             codecs[i] = codec
@@ -163,20 +156,6 @@ class TableTransformer:
                             f"reads version {FORMAT_VERSION} (re-run prepare)")
         codecs = [CODECS[c["type"]].from_dict(c) for c in d["columns"]]
         return cls(codecs, list(d["roles"]), d["seed"], TransformParams(**d["params"]))
-
-
-def _fit_jobs(n_columns: int, fit_rows: int) -> int:
-    """Worker processes for the mixture fits: one per core, but only for enough work.
-
-    A fit costs ~0.04 CPU-s per 1000 rows; starting a worker (importing pandas and sklearn)
-    costs 1-2 s and far more on a busy machine, so small tables are fitted in-process.
-    Measured on diamonds (7 columns x 20k rows, 2 busy cores): in-process 5-8 s, 2 workers
-    4-12 s, so parallelism starts at about 10 such columns.
-    """
-    cores = len(os.sched_getaffinity(0))
-    if cores < 2 or n_columns < 2 or n_columns * fit_rows < _PARALLEL_MIN_WORK:
-        return 1
-    return min(n_columns, cores)
 
 
 def _has_missing(entry: dict) -> bool:
