@@ -114,7 +114,9 @@ def _add_tail_modes(x: np.ndarray, means: np.ndarray, stds: np.ndarray,
     to the nearest mode's +-4 std and lose their value. Values left uncovered below / above
     the mixture's mean each get one mode spanning exactly their range, weighted by their share.
     """
-    covered = (np.abs(x[:, None] - means) <= 4.0 * stds).any(axis=1)
+    covered = np.zeros(len(x), dtype=bool)
+    for m, sd in zip(means, stds):  # one pass per mode: no [rows, modes] temporary
+        covered |= np.abs(x - m) <= 4.0 * sd
     if covered.all():
         return means, stds, weights
     floor = _MIN_STD_FRACTION * float(stds.max())
