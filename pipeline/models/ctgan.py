@@ -31,6 +31,9 @@ class CTGANModule(pl.LightningModule):
     `save_hyperparameters` stores rebuild the exact network from a checkpoint.
     """
 
+    # GAN steps per Lightning batch (the last group of an epoch may be shorter).
+    STEPS_PER_BATCH = 16
+
     def __init__(self, spans: list[dict], discrete: list[dict], embedding_dim: int = 128,
                  generator_dims: list[int] | None = None,
                  discriminator_dims: list[int] | None = None, batch_size: int = 500,
@@ -63,9 +66,22 @@ class CTGANModule(pl.LightningModule):
         self.sampler.fit(self.data)
 
     def train_dataloader(self) -> DataLoader:
+        """Items are step counts: each Lightning batch runs up to STEPS_PER_BATCH GAN steps, so
+        Lightning's per-batch loop (hooks, fetch, progress) is paid once per group of steps.
+
+        An epoch is `ceil(rows / batch_size)` steps, split over DDP ranks as before (each rank
+        does `ceil(steps / world_size)`). The items are laid out rank-interleaved, so
+        Lightning's DistributedSampler (no shuffle) hands every rank the same group sizes.
+        """
         steps = max(1, math.ceil(self.data.shape[0] / self.hparams.batch_size))
+        trainer = self._trainer
+        world = trainer.world_size if trainer is not None else 1
+        per_rank = math.ceil(steps / world)
+        k = self.STEPS_PER_BATCH
+        groups = [min(k, per_rank - start) for start in range(0, per_rank, k)]
+        items = [size for size in groups for _ in range(world)]
         # Its own generator: creating the iterator must not draw from the global RNG.
-        return DataLoader(range(steps), batch_size=None, generator=torch.Generator())
+        return DataLoader(items, batch_size=None, generator=torch.Generator())
 
     # ----------------------------------------------------------------- model
     def configure_optimizers(self):
@@ -73,7 +89,8 @@ class CTGANModule(pl.LightningModule):
         betas = tuple(h.betas or (0.5, 0.9))
         # Fused Adam on CUDA: one kernel per step instead of one per parameter group op
         # (steps are launch-bound at CTGAN's sizes).
-        fused = {"fused": True} if self.device.type == "cuda" else {}
+        # Fused Adam on CPU too (3x faster per step than foreach at these sizes, measured).
+        fused = {"fused": True} if self.device.type in ("cuda", "cpu") else {}
         g_opt = torch.optim.Adam(self.generator.parameters(), lr=h.generator_lr, betas=betas,
                                  weight_decay=h.generator_decay, **fused)
         d_opt = torch.optim.Adam(self.critic.parameters(), lr=h.discriminator_lr, betas=betas,
@@ -100,7 +117,20 @@ class CTGANModule(pl.LightningModule):
                 + self.global_rank * 104_729) % (2 ** 63)
         torch.manual_seed(seed)
 
-    def training_step(self, batch: Tensor, batch_idx: int) -> None:
+    def training_step(self, batch: Tensor | int, batch_idx: int) -> None:
+        """`batch` is the number of GAN steps to run (see `train_dataloader`)."""
+        steps = int(batch)
+        sums = None
+        for _ in range(steps):
+            step = self._gan_step()
+            sums = step if sums is None else sums + step
+        # Epoch sums accumulated on the device (no host sync); logged once per epoch in
+        # on_train_epoch_end (the only sync point, and the DDP reduction).
+        self._epoch_sums = sums if batch_idx == 0 else self._epoch_sums + sums
+        self._epoch_steps = (0 if batch_idx == 0 else self._epoch_steps) + steps
+
+    def _gan_step(self) -> Tensor:
+        """`critic_steps` critic updates + one generator update; the detached step metrics."""
         g_opt, d_opt = self.optimizers()
         h, n = self.hparams, self.hparams.batch_size
         for _ in range(h.critic_steps):
@@ -109,7 +139,10 @@ class CTGANModule(pl.LightningModule):
             with torch.no_grad():
                 fake = torch.cat([self._generate(cond)[0], cond], 1)
             with self.toggled_optimizer(d_opt):
-                critic_real, critic_fake = self.critic(real).mean(), self.critic(fake).mean()
+                # Real and fake rows through the critic in one pass (pac groups never mix:
+                # n is a multiple of pac); dropout masks are drawn per row either way.
+                scores = self.critic(torch.cat([real, fake], 0))
+                critic_real, critic_fake = scores[: n // h.pac].mean(), scores[n // h.pac:].mean()
                 penalty = gradient_penalty(self.critic, real, fake, h.pac)
                 loss_d = critic_fake - critic_real + h.gp_weight * penalty
                 d_opt.zero_grad(set_to_none=True)
@@ -125,11 +158,7 @@ class CTGANModule(pl.LightningModule):
             g_opt.zero_grad(set_to_none=True)
             self.manual_backward(loss_g)
             g_opt.step()
-        # Epoch sums accumulated on the device (two kernels, no host sync); logged once per
-        # epoch in on_train_epoch_end (the only sync point, and the DDP reduction).
-        step = torch.stack([loss_g, loss_d, penalty, critic_real, critic_fake, cross]).detach()
-        self._epoch_sums = step if batch_idx == 0 else self._epoch_sums + step
-        self._epoch_steps = batch_idx + 1
+        return torch.stack([loss_g, loss_d, penalty, critic_real, critic_fake, cross]).detach()
 
     def on_train_epoch_end(self) -> None:
         if getattr(self, "_epoch_steps", 0):
@@ -168,16 +197,38 @@ class CTGANModule(pl.LightningModule):
     # ----------------------------------------------------------------- sampling
     @torch.inference_mode()
     def sample(self, n: int, cond_index: tuple[int, int] | None = None,
-               generator: torch.Generator | None = None, batch: int = 10_000) -> Tensor:
-        """`n` rows in transformed space (eval mode, no autograd), optionally all conditioned
-        on (discrete column, category). The generation batch is independent of training's."""
-        was_training = self.training
-        self.eval()
+               generator: torch.Generator | None = None, batch: int = 8192,
+               bf16: bool | None = None) -> Tensor:
+        """`n` rows in transformed space, optionally all conditioned on (discrete column,
+        category). The generation batch is independent of training's.
+
+        Inference path: BatchNorm (running stats) folded into the Linears, one-hot spans
+        emitted as exact one-hots of argmax(logits + Gumbel) (the category a Gumbel-softmax
+        draw would decode to) and no softmax, no autograd. The module's training state and
+        BatchNorm statistics are left alone. `bf16` runs the hidden layers in bfloat16 (the
+        output layer stays float32); default: on a CPU with native bf16 dot products
+        (AVX512-BF16/AMX), where it is several times faster; never on other devices.
+        """
+        if bf16 is None:
+            bf16 = self.device.type == "cpu" and _cpu_has_bf16()
+        layers = self.generator.inference_weights(torch.bfloat16 if bf16 else torch.float32)
         out = []
         for start in range(0, n, batch):
             size = min(batch, n - start)
             cond = (self.sampler.fixed(size, *cond_index) if cond_index is not None
                     else self.sampler.sample_original(size, generator))
-            out.append(self._generate(cond, generator)[0])
-        self.train(was_training)
+            noise = torch.randn(size, self.hparams.embedding_dim, device=cond.device,
+                                generator=generator)
+            raw = self.generator.inference_forward(torch.cat([noise, cond], 1), layers)
+            out.append(self.activation.sample_hard(raw, generator))
         return torch.cat(out, 0) if out else torch.zeros(0, self.data_dim, device=self.device)
+
+
+def _cpu_has_bf16() -> bool:
+    """Native bf16 matmuls on this CPU (oneDNN's AVX512-BF16 / AMX paths)."""
+    check = getattr(torch.backends.mkldnn, "is_available", lambda: False)
+    if not check():
+        return False
+    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return bool((probe and probe()) or (amx and amx()))

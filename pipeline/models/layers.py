@@ -26,6 +26,14 @@ class Residual(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return torch.cat([F.relu(self.bn(self.fc(x))), x], dim=1)
 
+    def folded(self) -> tuple[Tensor, Tensor]:
+        """(weight, bias) of the Linear with eval-mode BatchNorm folded in (running stats):
+        bn(fc(x)) == x @ weight.T + bias."""
+        bn = self.bn
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        return (self.fc.weight * scale[:, None],
+                (self.fc.bias - bn.running_mean) * scale + bn.bias)
+
 
 class Generator(nn.Module):
     """noise + condition -> residual blocks -> raw (pre-activation) row of the matrix."""
@@ -41,6 +49,40 @@ class Generator(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.body(x)
 
+    def inference_weights(self, dtype: torch.dtype = torch.float32
+                          ) -> list[tuple[Tensor, Tensor]]:
+        """Per-layer (weight, bias) for `inference_forward`: BatchNorm folded into each
+        residual Linear, hidden layers cast to `dtype`, the output layer kept in float32."""
+        *blocks, out = self.body
+        layers = [tuple(t.detach().to(dtype) for t in b.folded()) for b in blocks]
+        return layers + [(out.weight.detach().float(), out.bias.detach().float())]
+
+    @staticmethod
+    def inference_forward(x: Tensor, layers: list[tuple[Tensor, Tensor]]) -> Tensor:
+        """Eval-mode forward from `inference_weights`: one addmm + ReLU per residual block
+        (hidden activations in the weights' dtype), the output layer in float32."""
+        *hidden, (w_out, b_out) = layers
+        if hidden:
+            x = x.to(hidden[0][0].dtype)
+        for w, b in hidden:
+            x = torch.cat([torch.addmm(b, x, w.t()).relu_(), x], dim=1)
+        return torch.addmm(b_out, x.float(), w_out.t())
+
+
+class Dropout(nn.Module):
+    """Inverted dropout from one uniform draw per element (`rand >= p`), about 4x faster on
+    CPU than the Bernoulli kernel of nn.Dropout; identity in eval mode. Same distribution."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0:
+            return x
+        keep = torch.rand_like(x) >= self.p
+        return x * keep * (1.0 / (1.0 - self.p))
+
 
 class Critic(nn.Module):
     """PacGAN critic: `pac` rows are concatenated into one sample before the MLP."""
@@ -51,7 +93,7 @@ class Critic(nn.Module):
         layers: list[nn.Module] = []
         width = in_dim * pac
         for d in dims:
-            layers += [nn.Linear(width, d), nn.LeakyReLU(0.2), nn.Dropout(0.5)]
+            layers += [nn.Linear(width, d), nn.LeakyReLU(0.2), Dropout(0.5)]
             width = d
         layers.append(nn.Linear(width, 1))
         self.body = nn.Sequential(*layers)
@@ -81,6 +123,14 @@ def gumbel_noise(shape: torch.Size, like: Tensor,
     about 2x faster than -log of exponential_ draws)."""
     u = torch.rand(shape, device=like.device, dtype=like.dtype, generator=generator)
     return u.clamp_min_(torch.finfo(like.dtype).tiny).log_().neg_().log_().neg_()
+
+
+def _softmax_last(x: Tensor) -> Tensor:
+    """Softmax over a short last dim (one-hot spans, ~10 wide): exp / sum with the max
+    subtracted (detached: softmax is shift-invariant, so gradients are exact). About 4x faster
+    on CPU than torch.softmax's kernel for such narrow rows; -inf padding gives exact zeros."""
+    e = (x - x.detach().amax(-1, keepdim=True)).exp()
+    return e / e.sum(-1, keepdim=True)
 
 
 class SpanActivation(nn.Module):
@@ -116,18 +166,35 @@ class SpanActivation(nn.Module):
 
     def padded_logits(self, raw: Tensor) -> Tensor:
         """[B, n_onehot, max_width] logits of every one-hot span, -inf in the padding."""
-        return raw[:, self.gather_idx].masked_fill(self.pad_mask, float("-inf"))
+        # index_select, not advanced indexing: its backward is an index_add, not a sorting
+        # index_put (measured 2x cheaper on CPU).
+        flat = raw.index_select(1, self.gather_idx.reshape(-1))
+        return flat.reshape(raw.shape[0], *self.gather_idx.shape).masked_fill(
+            self.pad_mask, float("-inf"))
 
     def forward(self, raw: Tensor, tau: float = 0.2,
                 generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """(activated matrix, padded logits): tanh on scalars, Gumbel-softmax on one-hot spans."""
         logits = self.padded_logits(raw)
-        parts = [torch.tanh(raw[:, self.scalar_idx])]
+        parts = [torch.tanh(raw.index_select(1, self.scalar_idx))]
         if self.n_onehot:
             noise = gumbel_noise(logits.shape, logits, generator)
-            soft = torch.softmax((logits + noise) / tau, dim=-1)
-            parts.append(soft.reshape(raw.shape[0], -1)[:, self.valid_flat])
-        return torch.cat(parts, 1)[:, self.inverse_order], logits
+            soft = _softmax_last((logits + noise) / tau)
+            parts.append(soft.reshape(raw.shape[0], -1).index_select(1, self.valid_flat))
+        return torch.cat(parts, 1).index_select(1, self.inverse_order), logits
+
+    def sample_hard(self, raw: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Inference output: tanh on scalars, and for every one-hot span an exact one-hot of
+        argmax(logits + Gumbel), i.e. a draw from softmax(logits); the same category that the
+        argmax of the Gumbel-softmax in `forward` picks (dividing by tau keeps the argmax),
+        without the softmax. Decoding reads one-hot spans by argmax, so it is unchanged."""
+        parts = [torch.tanh(raw.index_select(1, self.scalar_idx))]
+        if self.n_onehot:
+            logits = self.padded_logits(raw)
+            pick = (logits + gumbel_noise(logits.shape, logits, generator)).argmax(-1)
+            hard = torch.zeros_like(logits).scatter_(-1, pick.unsqueeze(-1), 1.0)
+            parts.append(hard.reshape(raw.shape[0], -1).index_select(1, self.valid_flat))
+        return torch.cat(parts, 1).index_select(1, self.inverse_order)
 
     def cond_loss(self, logits: Tensor, column: Tensor, category: Tensor) -> Tensor:
         """Mean cross-entropy between each row's conditioned span and its requested category."""
