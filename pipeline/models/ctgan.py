@@ -197,10 +197,11 @@ class CTGANModule(pl.LightningModule):
     # ----------------------------------------------------------------- sampling
     @torch.inference_mode()
     def sample(self, n: int, cond_index: tuple[int, int] | None = None,
-               generator: torch.Generator | None = None, batch: int = 8192,
+               generator: torch.Generator | None = None, batch: int | None = None,
                bf16: bool | None = None) -> Tensor:
         """`n` rows in transformed space, optionally all conditioned on (discrete column,
-        category). The generation batch is independent of training's.
+        category). The generation batch is independent of training's: by default 8192 rows
+        on CPU (the activations stay in cache; measured faster than 50k) and 65536 elsewhere.
 
         Inference path: BatchNorm (running stats) folded into the Linears, one-hot spans
         emitted as exact one-hots of argmax(logits + Gumbel) (the category a Gumbel-softmax
@@ -211,6 +212,8 @@ class CTGANModule(pl.LightningModule):
         """
         if bf16 is None:
             bf16 = self.device.type == "cpu" and _cpu_has_bf16()
+        if batch is None:
+            batch = 8192 if self.device.type == "cpu" else 65536
         layers = self.generator.inference_weights(torch.bfloat16 if bf16 else torch.float32)
         out = []
         for start in range(0, n, batch):

@@ -106,7 +106,7 @@ def iter_chunks(model: Any, transformer: Any, n: int, plan: ConditionPlan, seed:
     rng = np.random.default_rng(seed)
     for start in range(0, n, chunk_rows):
         size = min(chunk_rows, n - start)
-        matrix = plan.apply(model.sample(size, plan.native, generator, batch=size))
+        matrix = plan.apply(model.sample(size, plan.native, generator))
         yield transformer.inverse_transform(matrix, generator=rng, start_row=start)
 
 
