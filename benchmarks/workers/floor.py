@@ -6,6 +6,11 @@ CTGAN-class step cannot avoid on this machine, so (tool s/epoch - floor s/epoch)
 Architecture from the CTGAN paper (Xu et al. 2019): residual generator 256x2 with batch norm,
 packed discriminator (pac 10) 256x2 with LeakyReLU(0.2) + dropout 0.5, gradient penalty 10.
 Runs in either venv (torch only).
+
+`--generator-floor`: instead, rows/s of the bare generator forward alone (eval, inference mode,
+random noise + one-hot conditions, no span activations, no decoding) at a generation batch,
+in float32 and with bf16 weights/activations: the ceiling of any CTGAN-class sampler's
+rows/s on this machine.
 """
 
 from __future__ import annotations
@@ -37,8 +42,31 @@ def build(data_dim: int, cond_dim: int, emb: int, pac: int) -> tuple[nn.Module, 
     return gen, disc
 
 
+def generator_floor(data_dim: int, cond_dim: int, emb: int, batch: int, rows: int) -> dict:
+    gen, _ = build(data_dim, cond_dim, emb, 10)
+    gen.eval()
+    out: dict = {"task": "generator_floor", "tool": "floor", "batch": batch, "rows": rows}
+    eye = torch.eye(cond_dim)
+    with torch.inference_mode():
+        for tag, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+            g = gen.to(dtype)
+            x = torch.cat([torch.randn(batch, emb), eye[torch.randint(cond_dim, (batch,))]],
+                          1).to(dtype)
+            g(x)
+            best = float("inf")
+            for _ in range(3):
+                t0 = time.perf_counter()
+                for _ in range(max(rows // batch, 1)):
+                    g(x)
+                best = min(best, time.perf_counter() - t0)
+            out[f"rows_per_s_{tag}"] = max(rows // batch, 1) * batch / best
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
+    p.add_argument("--generator-floor", action="store_true")
+    p.add_argument("--gen-batch", type=int, default=8192)
     p.add_argument("--rows", type=int, required=True)
     p.add_argument("--data-dim", type=int, required=True)
     p.add_argument("--cond-dim", type=int, required=True)
@@ -47,6 +75,10 @@ def main() -> None:
     p.add_argument("--pac", type=int, default=10)
     args = p.parse_args()
     torch.manual_seed(0)
+    if args.generator_floor:
+        result = generator_floor(args.data_dim, args.cond_dim, 128, args.gen_batch, args.rows)
+        emit({**result, "torch_threads": torch.get_num_threads()})
+        return
     B, pac, emb = args.batch, args.pac, 128
     gen, disc = build(args.data_dim, args.cond_dim, emb, pac)
     opt_g = torch.optim.Adam(gen.parameters(), lr=2e-4, betas=(0.5, 0.9), weight_decay=1e-6)
