@@ -111,3 +111,44 @@ def test_sample_is_deterministic_and_leaves_batchnorm_alone() -> None:
     assert torch.equal(stats, model.generator.body[0].bn.running_mean) and model.training
     cond = model.sample(50, cond_index=(0, 3), generator=torch.Generator().manual_seed(1))
     assert cond.shape == (50, WIDTH)
+
+
+def test_inference_forward_folds_batchnorm_exactly() -> None:
+    model = _module()
+    gen = model.generator
+    for block in gen.body[:-1]:  # non-trivial running statistics and affine parameters
+        block.bn.running_mean.uniform_(-1, 1)
+        block.bn.running_var.uniform_(0.5, 2)
+        block.bn.weight.data.uniform_(0.5, 1.5)
+        block.bn.bias.data.uniform_(-0.5, 0.5)
+    x = torch.randn(64, gen.body[0].fc.in_features)
+    hidden, (w, b) = gen.inference_weights(torch.float32)
+    with torch.no_grad():
+        expected = gen.eval()(x)
+    got = torch.addmm(b, gen.inference_hidden(x, hidden), w.t())
+    assert torch.allclose(got, expected, atol=1e-5)
+
+
+def test_hard_sample_picks_the_gumbel_softmax_argmax() -> None:
+    act = SpanActivation(SPANS, DISCRETE)
+    raw = torch.randn(256, WIDTH)
+    soft, _ = act(raw, tau=0.2, generator=torch.Generator().manual_seed(3))
+    hard = act.sample_hard(raw, generator=torch.Generator().manual_seed(3))
+    scalar = act.scalar_idx
+    assert torch.equal(hard[:, scalar], soft[:, scalar])
+    for s in SPANS:
+        if s.kind == "onehot":
+            block = hard[:, s.start:s.end]
+            assert torch.equal(block.sum(1), torch.ones(256))
+            assert torch.equal(block.argmax(1), soft[:, s.start:s.end].argmax(1))
+
+
+def test_bf16_sampling_stays_close_to_float32() -> None:
+    model = _module()
+    a = model.sample(2000, generator=torch.Generator().manual_seed(4), bf16=True)
+    b = model.sample(2000, generator=torch.Generator().manual_seed(4), bf16=False)
+    scalar = model.activation.scalar_idx
+    assert torch.isfinite(a).all() and a.shape == b.shape
+    assert (a[:, scalar] - b[:, scalar]).abs().max() < 0.02
+    hot = model.activation.onehot_cols
+    assert (a[:, hot] == b[:, hot]).all(1).float().mean() > 0.95

@@ -50,23 +50,23 @@ class Generator(nn.Module):
         return self.body(x)
 
     def inference_weights(self, dtype: torch.dtype = torch.float32
-                          ) -> list[tuple[Tensor, Tensor]]:
-        """Per-layer (weight, bias) for `inference_forward`: BatchNorm folded into each
-        residual Linear, hidden layers cast to `dtype`, the output layer kept in float32."""
+                          ) -> tuple[list[tuple[Tensor, Tensor]], tuple[Tensor, Tensor]]:
+        """(hidden, output) for `inference_hidden`: per residual block the Linear's (weight,
+        bias) with eval-mode BatchNorm folded in, cast to `dtype`; the output Linear's
+        (weight, bias) in float32 (the caller picks the precision per output column)."""
         *blocks, out = self.body
-        layers = [tuple(t.detach().to(dtype) for t in b.folded()) for b in blocks]
-        return layers + [(out.weight.detach().float(), out.bias.detach().float())]
+        hidden = [tuple(t.detach().to(dtype) for t in b.folded()) for b in blocks]
+        return hidden, (out.weight.detach().float(), out.bias.detach().float())
 
     @staticmethod
-    def inference_forward(x: Tensor, layers: list[tuple[Tensor, Tensor]]) -> Tensor:
-        """Eval-mode forward from `inference_weights`: one addmm + ReLU per residual block
-        (hidden activations in the weights' dtype), the output layer in float32."""
-        *hidden, (w_out, b_out) = layers
+    def inference_hidden(x: Tensor, hidden: list[tuple[Tensor, Tensor]]) -> Tensor:
+        """Eval-mode forward up to the output layer: one addmm + ReLU per residual block, in
+        the weights' dtype; returns the output layer's input."""
         if hidden:
             x = x.to(hidden[0][0].dtype)
         for w, b in hidden:
             x = torch.cat([torch.addmm(b, x, w.t()).relu_(), x], dim=1)
-        return torch.addmm(b_out, x.float(), w_out.t())
+        return x
 
 
 class Dropout(nn.Module):
@@ -161,13 +161,14 @@ class SpanActivation(nn.Module):
         self.register_buffer("pad_mask", pad)
         self.register_buffer("valid_flat", valid)
         self.register_buffer("inverse_order", torch.argsort(order))
+        self.register_buffer("onehot_cols", onehot_cols, persistent=False)
         self.register_buffer("discrete_span", torch.as_tensor(
             [span_of_start[c.span_start] for c in discrete] or [0], dtype=torch.long))
 
     def padded_logits(self, raw: Tensor) -> Tensor:
         """[B, n_onehot, max_width] logits of every one-hot span, -inf in the padding."""
-        # index_select, not advanced indexing: its backward is an index_add, not a sorting
-        # index_put (measured 2x cheaper on CPU).
+        # index_select, not advanced indexing: its backward is an index_add, not an
+        # accumulating index_put.
         flat = raw.index_select(1, self.gather_idx.reshape(-1))
         return flat.reshape(raw.shape[0], *self.gather_idx.shape).masked_fill(
             self.pad_mask, float("-inf"))
