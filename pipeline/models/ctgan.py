@@ -207,8 +207,9 @@ class CTGANModule(pl.LightningModule):
         emitted as exact one-hots of argmax(logits + Gumbel) (the category a Gumbel-softmax
         draw would decode to) and no softmax, no autograd. The module's training state and
         BatchNorm statistics are left alone. `bf16` runs the hidden layers and the one-hot
-        logits in bfloat16 (scalar outputs stay float32); default: on a CPU with native bf16 dot products
-        (AVX512-BF16/AMX), where it is several times faster; never on other devices.
+        logits in bfloat16 (scalar outputs stay float32); default: on a CPU with native bf16
+        dot products (AVX512-BF16/AMX), where `sample` is ~1.6x faster (the bare forward
+        ~3.6x); never on other devices.
         """
         if bf16 is None:
             bf16 = self.device.type == "cpu" and _cpu_has_bf16()
