@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
+import torch
 
 from pipeline import io
 from pipeline.config import Params, TrainParams
@@ -107,6 +108,11 @@ def save_checkpoint(trainer: pl.Trainer, model_path: Path) -> None:
     tmp = model_path.with_name(f".{model_path.name}.tmp")
     trainer.save_checkpoint(tmp, weights_only=False)  # with optimiser states
     if trainer.is_global_zero:
+        # Callback state holds absolute paths (ModelCheckpoint.dirpath); drop it so the same
+        # data + params + seed give the same checkpoint bytes wherever the repo lives.
+        state = torch.load(tmp, map_location="cpu", weights_only=False)
+        state.pop("callbacks", None)
+        torch.save(state, tmp)
         os.replace(tmp, model_path)
         logger.info("wrote %s (%.1f MB)", model_path, model_path.stat().st_size / 1e6)
 
