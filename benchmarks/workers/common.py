@@ -7,6 +7,7 @@ process keeps versions apart (.venv-bench vs the main venv) and makes peak RSS p
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
@@ -73,3 +74,15 @@ def emit(result: dict[str, Any]) -> None:
     result.setdefault("pid", os.getpid())
     sys.stdout.flush()
     print(json.dumps(result, default=float), flush=True)
+
+
+def worker_parser(description: str | None, tasks: list[str]) -> argparse.ArgumentParser:
+    """The options every worker shares: task, data, row cap, epochs, sample checkpoints, rows."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("task", choices=tasks)
+    p.add_argument("--data", required=True)
+    p.add_argument("--max-rows", type=int, default=None)
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--checkpoints", default="", help="epochs at which to save samples: 1,2,5 or 'all'")
+    p.add_argument("--sample-rows", type=int, default=100_000)
+    return p

@@ -21,7 +21,7 @@ import time
 import warnings
 from pathlib import Path
 
-from common import BUILTIN, REPO, emit, load_table, resolve_table, timer
+from common import BUILTIN, REPO, emit, load_table, resolve_table, timer, worker_parser
 
 warnings.filterwarnings("ignore")
 
@@ -148,16 +148,10 @@ def evaluate(args: argparse.Namespace) -> dict:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("task", choices=["transformer", "fit_sample", "generate_big", "evaluate"])
-    p.add_argument("--data", required=True)
-    p.add_argument("--max-rows", type=int, default=None)
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--checkpoints", default="", help="1,2,5 or 'all'")
+    p = worker_parser(__doc__, ["transformer", "fit_sample", "generate_big", "evaluate"])
     p.add_argument("--tag", default="")
     p.add_argument("--budget-s", type=float, default=None,
                    help="stop training before this many seconds (setup included) are spent")
-    p.add_argument("--sample-rows", type=int, default=100_000)
     p.add_argument("--quality-rows", type=int, default=10_000)
     p.add_argument("--synth-dir", default=None)
     p.add_argument("--rows", type=int, default=10_000_000)

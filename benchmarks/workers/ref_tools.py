@@ -18,7 +18,7 @@ import time
 import warnings
 from pathlib import Path
 
-from common import discrete_columns, emit, load_table, timer
+from common import discrete_columns, emit, load_table, timer, worker_parser
 
 warnings.filterwarnings("ignore")
 
@@ -132,13 +132,7 @@ def sdv_fit_sample(args: argparse.Namespace) -> dict:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("task", choices=["ctgan-transformer", "ctgan", "gaussian_copula", "tvae"])
-    p.add_argument("--data", required=True)
-    p.add_argument("--max-rows", type=int, default=None)
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--checkpoints", default="", help="epochs at which to save samples, 1,2,5")
-    p.add_argument("--sample-rows", type=int, default=100_000)
+    p = worker_parser(__doc__, ["ctgan-transformer", "ctgan", "gaussian_copula", "tvae"])
     p.add_argument("--quality-rows", type=int, default=10_000)
     p.add_argument("--synth-dir", default=None)
     p.add_argument("--threads", type=int, default=None)
