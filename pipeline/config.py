@@ -46,6 +46,9 @@ class TransformParams:
     fit_rows: int = 20000
     rare_category_fraction: float = 0.001  # categories rarer than this share one bucket
     max_categories: int = 500  # keep at most this many categories per column
+    # quantile encoding: a column with at most this many distinct values keeps them all and
+    # decodes to exactly those values, at their real rates (point masses, integer lattices).
+    exact_values_max: int = 2000
 
     def check(self) -> None:
         _require(self.max_modes >= 1, "transform.max_modes", ">= 1")
@@ -53,6 +56,7 @@ class TransformParams:
         _require(0.0 <= self.rare_category_fraction < 1.0, "transform.rare_category_fraction",
                  "in [0, 1)")
         _require(self.max_categories >= 2, "transform.max_categories", ">= 2")
+        _require(self.exact_values_max >= 1, "transform.exact_values_max", ">= 1")
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,8 @@ class TrainParams:
     precision: str = "32-true"
     compile: bool = False
     resume: bool = False  # continue from the last checkpoint in the model dir
+    # after training, fit the generator's marginal calibration (pipeline/models/calibration.py)
+    calibrate: bool = True
 
     def check(self) -> None:
         _require(self.epochs >= 1, "train.epochs", ">= 1")

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
+from pipeline.models.calibration import onehot_offsets, quantile_knots, remap
 from pipeline.models.layers import Critic, Generator, SpanActivation, gradient_penalty
 from pipeline.tabular.sampler import ConditionalSampler
 from pipeline.tabular.spans import discrete_from_list, spans_from_list, total_width
@@ -41,7 +42,7 @@ class CTGANModule(pl.LightningModule):
                  betas: list[float] | None = None, generator_decay: float = 1e-6,
                  discriminator_decay: float = 1e-6, pac: int = 10, critic_steps: int = 1,
                  gp_weight: float = 10.0, log_frequency: bool = True, seed: int = 42,
-                 compile: bool = False) -> None:
+                 compile: bool = False, calibration_knots: int = 512) -> None:
         super().__init__()
         # Not sent to the logger: the span lists are long; the stage logs the train params.
         self.save_hyperparameters(logger=False)
@@ -56,6 +57,14 @@ class CTGANModule(pl.LightningModule):
         self.critic = Critic(self.data_dim + cond_dim, discriminator_dims or [256, 256], pac)
         # The training matrix is never part of the state_dict (checkpoints carry no data).
         self.register_buffer("data", torch.zeros(0, self.data_dim), persistent=False)
+        # Marginal calibration (`calibration.py`), fitted by `calibrate` after training and
+        # saved with the weights: logit offsets for one-hot columns, and per scalar column the
+        # generator's and the real matrix's quantiles. Identity until fitted.
+        n_scalar = int(self.activation.scalar_idx.numel())
+        self.register_buffer("cal_bias", torch.zeros(self.data_dim))
+        self.register_buffer("cal_gen", torch.zeros(n_scalar, calibration_knots))
+        self.register_buffer("cal_real", torch.zeros(n_scalar, calibration_knots))
+        self.register_buffer("cal_on", torch.zeros((), dtype=torch.bool))
         self._compiled: dict[str, Any] = {}
 
     # ----------------------------------------------------------------- data
@@ -217,6 +226,8 @@ class CTGANModule(pl.LightningModule):
             batch = 8192 if self.device.type == "cpu" else 65536
         dtype = torch.bfloat16 if bf16 else torch.float32
         hidden, (w_out, b_out) = self.generator.inference_weights(dtype)
+        b_out = b_out + self.cal_bias  # calibrated category rates (zero until calibrated)
+        remap_scalars = bool(self.cal_on) and self.cal_gen.shape[0] > 0
         # bf16: the one-hot logits come from a bf16 matmul (only their argmax after Gumbel
         # noise is used); the scalar columns from a float32 one, so continuous values are not
         # rounded to bf16's 8-bit mantissa.
@@ -239,8 +250,40 @@ class CTGANModule(pl.LightningModule):
                 raw[:, act.scalar_idx] = torch.addmm(b_sc, h.float(), w_sc.t())
             else:
                 raw = torch.addmm(b_out, h.float(), w_out.t())
-            out.append(act.sample_hard(raw, generator))
+            rows = act.sample_hard(raw, generator)
+            if remap_scalars:
+                rows[:, act.scalar_idx] = remap(rows[:, act.scalar_idx], self.cal_gen,
+                                                self.cal_real)
+            out.append(rows)
         return torch.cat(out, 0) if out else torch.zeros(0, self.data_dim, device=self.device)
+
+    @torch.inference_mode()
+    def calibrate(self, rows: int = 20000, seed: int = 0) -> None:
+        """Fit the marginal calibration on the attached training matrix (`calibration.py`):
+        one-hot logit offsets over 3 rounds of `rows` samples, then scalar quantile maps."""
+        if self.data.shape[0] == 0:
+            raise RuntimeError("calibrate needs the training matrix (set_training_data)")
+        gen = torch.Generator(device=self.device).manual_seed(int(seed))
+        real = self.data
+        pick = torch.randperm(real.shape[0], generator=torch.Generator().manual_seed(int(seed)))
+        real = real[pick[:rows].to(real.device)]
+        self.cal_on.fill_(False)
+        self.cal_bias.zero_()
+        act = self.activation
+
+        def rates(offsets: Tensor) -> Tensor:
+            self.cal_bias.copy_(offsets)
+            return self.sample(rows, generator=gen).mean(0)
+
+        if len(act.onehot_cols):
+            self.cal_bias.copy_(onehot_offsets(real.mean(0), rates, act.onehot_cols,
+                                               self.data_dim))
+        if act.scalar_idx.numel():
+            k = self.cal_gen.shape[1]
+            self.cal_gen.copy_(quantile_knots(self.sample(rows, generator=gen)[:, act.scalar_idx],
+                                              k))
+            self.cal_real.copy_(quantile_knots(real[:, act.scalar_idx], k))
+            self.cal_on.fill_(True)
 
 
 def _cpu_has_bf16() -> bool:

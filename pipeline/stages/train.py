@@ -81,6 +81,10 @@ def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: Trai
     trainer.fit(model, ckpt_path=ckpt_path)
     logger.info("trained %d epochs (%d optimiser steps): %.2fs/epoch",
                 trainer.current_epoch, trainer.global_step, timer.seconds_per_epoch())
+    if train.calibrate:
+        t0 = time.perf_counter()
+        model.calibrate(seed=seed)
+        logger.info("calibrated marginals in %.2fs", time.perf_counter() - t0)
     if model_path is not None:
         save_checkpoint(trainer, Path(model_path))
     return model, trainer

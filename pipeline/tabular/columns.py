@@ -68,7 +68,7 @@ class NumericColumn:
                                                      params.weight_threshold, params.fit_rows,
                                                      seeds)
         else:
-            encoders = [QuantileScaler.fit(x, params.fit_rows, seed)
+            encoders = [QuantileScaler.fit(x, params.fit_rows, seed, params.exact_values_max)
                         for x, seed in zip(values, seeds)]
         return [cls(codec, encoder, bool(col[4] or miss), float(np.median(x)))
                 for codec, encoder, col, miss, x in zip(codecs, encoders, columns, missing_any,
@@ -103,7 +103,7 @@ class NumericColumn:
             if self.encoder.n_modes > 1:
                 blocks.append(_onehot(mode, self.encoder.n_modes))
         else:
-            blocks.append(self.encoder.encode(x)[:, None].astype(np.float32))
+            blocks.append(self.encoder.encode(x, rng)[:, None].astype(np.float32))
         if self.has_missing:
             blocks.append(_missing_block(missing))
         return np.concatenate(blocks, axis=1)

@@ -3,7 +3,8 @@
 `ModeNormalizer` is mode-specific normalisation (Xu et al. 2019, CTGAN): a variational Gaussian
 mixture (`gmm.py`, all columns of a table fitted in one batch) learns the modes of a column; each value becomes a one-hot over the kept modes plus a
 scalar (x - mean_k) / (4 std_k) in [-1, 1], where mode k is *sampled* from the posterior
-responsibilities. `QuantileScaler` is the alternative: the empirical CDF, mapped to [-1, 1].
+responsibilities. `QuantileScaler` is the alternative: the empirical CDF (dequantised on ties) through the
+normal quantile function, mapped to [-1, 1]; it reproduces point masses and lattices exactly.
 Both keep only plain lists as state, so they serialise to JSON exactly.
 """
 
@@ -13,9 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scipy.special import ndtr, ndtri
+
 from pipeline.tabular.gmm import fit_mixtures
 
 _N_QUANTILES = 1000
+_U_MIN = float(ndtr(-4.0))  # Phi(-4): the quantile-normal scalar stays inside [-1, 1]
 _MIN_STD_FRACTION = 1e-6  # floor on a mode's std, relative to the column's spread
 
 
@@ -143,27 +147,62 @@ def sample_rows(logp: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 @dataclass
 class QuantileScaler:
-    """Empirical quantiles of one column; encodes x as 2 * CDF(x) - 1 (a uniform on [-1, 1])."""
+    """Quantile-normal encoding with dequantisation: x -> u = F(x) -> Phi^-1(u) / 4 in [-1, 1].
 
-    quantiles: list[float]
+    The empirical CDF F of the training column is kept as knots (`values`, `cdf`):
+    - `step` (a column with <= exact_values_max distinct values): every distinct real value and
+      its cumulative share. A value encodes to a u drawn uniformly inside its own CDF step, so
+      ties (point masses, integer lattices) spread into a continuous, normally distributed
+      scalar the GAN can learn; decoding maps u back to the value whose step holds it. Decoded
+      values are always real values, at the real rates when u is uniform: point masses,
+      lattices (multiples of 5, an 11-value grid) and the value set come back exactly.
+    - linear (many distinct values): `n` quantiles of a <= fit_rows subsample, with the real
+      extremes; F is piecewise linear between them. A heavy value (a point mass) repeats as
+      several knots, so its u-range decodes to exactly that value too.
+    Phi^-1 is clipped at +-4 sd (u within [3e-5, 1 - 3e-5]).
+    """
+
+    values: list[float]
+    cdf: list[float]
+    step: bool
 
     @classmethod
-    def fit(cls, x: np.ndarray, fit_rows: int, seed: int) -> "QuantileScaler":
+    def fit(cls, x: np.ndarray, fit_rows: int, seed: int,
+            exact_values_max: int = 2000) -> "QuantileScaler":
+        distinct, counts = np.unique(x, return_counts=True)
+        if len(distinct) <= exact_values_max:
+            cdf = np.cumsum(counts) / counts.sum()
+            cdf[-1] = 1.0
+            return cls(distinct.tolist(), cdf.tolist(), True)
         sample = subsample(x, fit_rows, seed)
         n = int(min(_N_QUANTILES, len(sample)))
-        q = np.quantile(sample, np.linspace(0.0, 1.0, n))
+        refs = np.linspace(0.0, 1.0, n)
+        q = np.quantile(sample, refs)
         q[0], q[-1] = x.min(), x.max()  # the real extremes, which the subsample may miss
-        return cls(q.tolist())
+        return cls(q.tolist(), refs.tolist(), False)
 
-    def encode(self, x: np.ndarray) -> np.ndarray:
-        q = np.asarray(self.quantiles)
-        refs = np.linspace(0.0, 1.0, len(q))
-        # Average the left and right interpolations so tied quantiles (point masses) map to
-        # the middle of their CDF step rather than one of its ends.
-        u = 0.5 * (np.interp(x, q, refs) - np.interp(-x, -q[::-1], -refs[::-1]))
-        return 2.0 * u - 1.0
+    def _u_range(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The CDF interval [lo, hi] each value occupies (lo == hi off point masses)."""
+        v, f = np.asarray(self.values), np.asarray(self.cdf)
+        if self.step:
+            idx = np.clip(np.searchsorted(v, x, side="left"), 0, len(v) - 1)
+            lo = np.where(idx > 0, f[np.maximum(idx - 1, 0)], 0.0)
+            return lo, f[idx]
+        # Tied knots (a point mass): the left and right interpolations give the ends of its
+        # CDF step.
+        left = np.interp(x, v, f)
+        right = -np.interp(-x, -v[::-1], -f[::-1])
+        return np.minimum(left, right), np.maximum(left, right)
+
+    def encode(self, x: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        lo, hi = self._u_range(x)
+        jitter = rng.random(len(x)) if rng is not None else np.full(len(x), 0.5)
+        u = np.clip(lo + jitter * (hi - lo), _U_MIN, 1.0 - _U_MIN)
+        return np.clip(ndtri(u) / 4.0, -1.0, 1.0)
 
     def decode(self, scalar: np.ndarray) -> np.ndarray:
-        q = np.asarray(self.quantiles)
-        refs = np.linspace(0.0, 1.0, len(q))
-        return np.interp((np.clip(scalar, -1.0, 1.0) + 1.0) / 2.0, refs, q)
+        u = ndtr(4.0 * np.clip(scalar, -1.0, 1.0))
+        v, f = np.asarray(self.values), np.asarray(self.cdf)
+        if self.step:
+            return v[np.clip(np.searchsorted(f, u, side="left"), 0, len(v) - 1)]
+        return np.interp(u, f, v)

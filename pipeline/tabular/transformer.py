@@ -27,7 +27,7 @@ from pipeline.tabular.columns import (CODECS, ConstantColumn, DiscreteCodec, IdC
 from pipeline.tabular.spans import (DiscreteColumn, Span, discrete_to_list, spans_to_list,
                                     total_width)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 NUMERIC_ROLES = ("numerical", "integer", "datetime")
 DISCRETE_ROLES = ("categorical", "boolean")
 ROLES = (*NUMERIC_ROLES, *DISCRETE_ROLES, "id", "constant")
