@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install repro test test-slow bench bench-setup clean lock
+.PHONY: install repro test test-slow bench bench-setup bench-quality clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ bench-setup: $(BENCH_STAMP)
 # Minutes on 2 cores; results -> benchmarks/results/, table -> docs/benchmarks.md. BENCH_ARGS="--epochs 5 ..."
 bench: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+# Fidelity side by side (issue 8): ours vs SDV GaussianCopula / TVAE / ctgan / independent
+# baseline on every built-in dataset, scored by `synth evaluate` -> docs/quality.md. Hours on
+# 2 cores; QUALITY_ARGS="--datasets penguins --ref-epochs 5 --set train.epochs=2" for a quick one.
+bench-quality: $(STAMP) $(BENCH_STAMP)
+	$(BIN)/python benchmarks/quality.py $(QUALITY_ARGS)
 
 # Regenerate the lock after changing dependencies (needs network to the package registry).
 lock: $(STAMP)

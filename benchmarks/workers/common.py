@@ -24,13 +24,14 @@ BUILTIN = REPO / "pipeline" / "data" / "builtin"
 
 
 def resolve_table(name_or_path: str) -> Path:
-    """A built-in dataset name (pipeline/data/builtin/<name>.csv.gz) or a CSV/Parquet path."""
+    """A built-in name (pipeline/data/builtin/<name>.csv.gz or .csv.xz) or a CSV/Parquet path."""
     path = Path(name_or_path)
     if path.is_file():
         return path
-    builtin = BUILTIN / f"{name_or_path}.csv.gz"
-    if builtin.is_file():
-        return builtin
+    for suffix in (".csv.gz", ".csv.xz"):
+        builtin = BUILTIN / f"{name_or_path}{suffix}"
+        if builtin.is_file():
+            return builtin
     raise SystemExit(f"error: no dataset or file named {name_or_path!r}")
 
 

@@ -1,9 +1,9 @@
 """The built-in datasets: real public tables shipped inside the package (no download at run time).
 
 `DATASETS` is the explicit registry (name -> `Dataset`); `load_dataset(name)` reads one as a
-DataFrame with sensible dtypes (strings for categories, parsed datetimes). The files live in
-`pipeline/data/builtin/`; where each comes from and under which licence is written in
-`pipeline/data/builtin/PROVENANCE.md` and `docs/datasets.md`.
+DataFrame with sensible dtypes (strings for categories, parsed datetimes). The files
+(gzip- or xz-compressed CSV) live in `pipeline/data/builtin/`; where each comes from and under
+which licence is written in `pipeline/data/builtin/PROVENANCE.md` and `docs/datasets.md`.
 """
 
 from __future__ import annotations
@@ -84,6 +84,15 @@ DATASETS: dict[str, Dataset] = {
             source="UCI Bike Sharing, Capital Bikeshare 2011 (via ISLP)", licence="CC BY 4.0",
             description="Hourly bike rentals in Washington D.C. with weather and calendar.",
             target="bikers",
+        ),
+        Dataset(
+            name="flights", file="flights.csv.xz", rows=336776, columns=19,
+            source="nycflights13::flights (US BTS on-time data, NYC departures)",
+            licence="CC0 1.0",
+            description="Every flight that departed New York (EWR/JFK/LGA) in 2013: times, "
+                        "delays, carrier, ~4,000 tail numbers, 105 destinations (the 300k+ "
+                        "table).",
+            target="carrier", dates=("time_hour",),
         ),
         Dataset(
             name="penguins", file="penguins.csv.gz", rows=344, columns=8,
