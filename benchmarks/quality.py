@@ -109,15 +109,17 @@ def git_commit() -> str:
 def run_dataset(name: str, source: str, target: str | None, args: argparse.Namespace,
                 tools: list[str]) -> dict | None:
     work = Path(args.work_dir) / name
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    # Tool folders are kept (run_tool replaces the ones it refits), so --rescore can reuse them.
+    shutil.rmtree(work / "prepared", ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["prepare"].update(dataset=source, target=target)
     params = apply_overrides(params, args.set)
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     split = Split(name=name, work=work, params=work / "params.yaml", seed=int(params["seed"]),
                   timeout=args.timeout, bench_python=args.bench_python,
-                  ref_epochs=args.ref_epochs, ref_max_rows=args.ref_max_rows, overrides=args.set)
+                  ref_epochs=args.ref_epochs, ref_max_rows=args.ref_max_rows, overrides=args.set,
+                  rescore=args.rescore)
     shown: list[str] = []
     try:
         step(synth("prepare", "--params", str(split.params), "--out-dir", str(split.prepared)),
@@ -175,6 +177,8 @@ def main() -> None:
     p.add_argument("--work-dir", default="/tmp/synth-quality")
     p.add_argument("--results-dir", default=str(RESULTS))
     p.add_argument("--doc", default=str(DOC))
+    p.add_argument("--rescore", action="store_true",
+                   help="reuse each tool's stored synthetic rows and fit times; only evaluate again")
     p.add_argument("--render-only", action="store_true", help="only rebuild the doc from the JSON")
     args = p.parse_args()
     results_dir, doc = Path(args.results_dir), Path(args.doc)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -43,6 +44,7 @@ class Split:
     ref_epochs: int | None = None
     ref_max_rows: int | None = None
     overrides: list[str] = field(default_factory=list)
+    rescore: bool = False  # reuse each tool's stored rows (and fit times), evaluate again
 
     @property
     def prepared(self) -> Path:
@@ -87,17 +89,28 @@ def synth(*args: str) -> list[str]:
 def run_tool(tool: str, split: Split, train_rows: int) -> dict:
     """Fit + sample + evaluate one tool; the entry stored in the results."""
     out_dir = split.work / tool
-    out_dir.mkdir(parents=True, exist_ok=True)
     synthetic = out_dir / "synthetic.parquet"
-    synthetic.unlink(missing_ok=True)
+    fit_record = out_dir / "fit.json"
     entry: dict = {"commands": [], "train_rows": train_rows, "overrides": list(split.overrides)}
+    if split.rescore and synthetic.is_file() and fit_record.is_file():
+        # --rescore: keep the tool's earlier fit and rows, only evaluate again.
+        entry.update(json.loads(fit_record.read_text()), rescored=True)
+        entry["commands"] = [c for c in entry["commands"] if " evaluate " not in f" {c} "]
+    else:
+        shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        if tool == "ours":
+        if entry.get("rescored"):
+            pass
+        elif tool == "ours":
             entry.update(_ours(split, out_dir, synthetic, entry["commands"]))
         elif tool == "independent":
             entry.update(_independent(split, synthetic, train_rows))
         else:
             entry.update(_reference(tool, split, out_dir, synthetic, train_rows, entry["commands"]))
+        if not entry.get("rescored"):
+            fit_record.write_text(json.dumps({k: v for k, v in entry.items()
+                                              if k not in ("overrides",)}))
         step(synth("evaluate", "--params", str(split.params), "--data-dir", str(split.prepared),
                    "--synthetic", str(synthetic), "--train-log", str(out_dir / "train_log"),
                    "--out-dir", str(out_dir / "eval")),
