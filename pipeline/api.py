@@ -5,7 +5,7 @@ The same functions as the CLI stages (schema inference and transformer from prep
 checkpoint format, so a notebook model can be `synth generate`d and vice versa.
 
     >>> from pipeline import Synthesizer
-    >>> synth = Synthesizer(epochs=100, batch_size=500).fit(df, target="income")
+    >>> synth = Synthesizer(steps=6000, batch_size=500).fit(df, target="income")
     >>> synthetic = synth.sample(1000, conditions={"sex": "Female"})
     >>> synth.save("model.ckpt"); Synthesizer.load("model.ckpt").sample(10, seed=1)
 """
@@ -27,11 +27,11 @@ from pipeline.errors import UserError
 class Synthesizer:
     """A CTGAN-class synthesizer for one table. `**train` overrides any `train:` param."""
 
-    def __init__(self, epochs: int = 300, batch_size: int = 500,
+    def __init__(self, steps: int = 6000, epochs: int | None = None, batch_size: int = 500,
                  transform: dict[str, Any] | None = None, seed: int = 42,
                  chunk_rows: int = 50_000, **train: Any) -> None:
         self.train_params: TrainParams = section_from_dict(
-            TrainParams, {"epochs": epochs, "batch_size": batch_size, **train}, "train")
+            TrainParams, {"steps": steps, "epochs": epochs, "batch_size": batch_size, **train}, "train")
         self.transform_params: TransformParams = section_from_dict(
             TransformParams, dict(transform or {}), "transform")
         self.seed = seed

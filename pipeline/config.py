@@ -64,7 +64,12 @@ class TrainParams:
     """`train:` the model, its hyperparameters and the Lightning Trainer settings."""
 
     model: str = "ctgan"
-    epochs: int = 300
+    # Training length: `steps` generator updates (each with critic_steps critic updates),
+    # whatever the table's size; `epochs` (passes over the data) replaces it when set.
+    steps: int = 6000
+    epochs: int | None = None
+    max_minutes: float | None = 10.0  # wall-clock cap on training (null: none)
+    ema_decay: float = 0.999  # sampling uses an exponential moving average of G (0: off)
     batch_size: int = 500
     embedding_dim: int = 128
     generator_dims: list[int] = field(default_factory=lambda: [256, 256])
@@ -89,7 +94,11 @@ class TrainParams:
     calibrate: bool = True
 
     def check(self) -> None:
-        _require(self.epochs >= 1, "train.epochs", ">= 1")
+        _require(self.steps >= 1, "train.steps", ">= 1")
+        _require(self.epochs is None or self.epochs >= 1, "train.epochs", ">= 1 or null")
+        _require(self.max_minutes is None or self.max_minutes > 0, "train.max_minutes",
+                 "> 0 or null")
+        _require(0.0 <= self.ema_decay < 1.0, "train.ema_decay", "in [0, 1)")
         _require(self.batch_size >= 1, "train.batch_size", ">= 1")
         _require(self.pac >= 1 and self.batch_size % self.pac == 0, "train.batch_size",
                  f"a multiple of train.pac ({self.pac})")

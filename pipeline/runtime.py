@@ -7,6 +7,7 @@ the `*_find_unused_parameters_true` strategies.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 import time
@@ -36,12 +37,28 @@ def show_progress_bar() -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
+ROUND_STEPS = 100  # under a step budget, one Lightning "epoch" is this many GAN steps
+
+
+def training_rounds(train: TrainParams) -> tuple[int, int | None]:
+    """(Lightning epochs, GAN steps per epoch). A step budget runs ceil(steps / ROUND_STEPS)
+    rounds of ROUND_STEPS steps, so its cost does not grow with the table's rows; `epochs`
+    instead gives passes over the data (steps per epoch None: ceil(rows / batch_size))."""
+    if train.epochs is not None:
+        return train.epochs, None
+    per = min(ROUND_STEPS, train.steps)
+    return max(1, -(-train.steps // per)), per
+
+
 def build_trainer(train: TrainParams, logger_: Any = False, callbacks: list | None = None,
                   checkpointing: bool = False) -> pl.Trainer:
     """A Trainer from the `train:` params (accelerator, devices, nodes, strategy, precision)."""
+    epochs, _ = training_rounds(train)
+    max_time = (None if train.max_minutes is None
+                else dt.timedelta(seconds=round(train.max_minutes * 60)))
     try:
         return pl.Trainer(
-            max_epochs=train.epochs, accelerator=train.accelerator, devices=train.devices,
+            max_epochs=epochs, max_time=max_time, accelerator=train.accelerator, devices=train.devices,
             num_nodes=train.num_nodes, strategy=resolve_strategy(train),
             precision=train.precision, logger=logger_, callbacks=callbacks or [],
             enable_checkpointing=checkpointing, enable_progress_bar=show_progress_bar(),
@@ -71,8 +88,13 @@ class EpochTimer(pl.Callback):
         epoch, total = trainer.current_epoch + 1, trainer.max_epochs
         every = self.every or max(1, total // 10)
         if trainer.is_global_zero and (epoch % every == 0 or epoch == total):
-            logger.info("epoch %d/%d: %.2fs/epoch", epoch, total,
-                        time.perf_counter() - self.started)
+            per = getattr(pl_module.hparams, "steps_per_epoch", None)
+            spent = time.perf_counter() - self.fit_started
+            eta = spent / self.epochs * (total - epoch)
+            what = (f"step {epoch * per}/{total * per}" if per else f"epoch {epoch}/{total}")
+            logger.info("%s: %.2fs per %s, %.0fs elapsed, about %.0fs left", what,
+                        time.perf_counter() - self.started,
+                        f"{per} steps" if per else "epoch", spent, eta)
 
     def seconds_per_epoch(self) -> float:
         return (time.perf_counter() - self.fit_started) / max(self.epochs, 1)

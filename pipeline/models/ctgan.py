@@ -7,6 +7,7 @@ an epoch is about one pass over the data. Nothing in the step reads values back 
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 from typing import Any
@@ -42,7 +43,8 @@ class CTGANModule(pl.LightningModule):
                  betas: list[float] | None = None, generator_decay: float = 1e-6,
                  discriminator_decay: float = 1e-6, pac: int = 10, critic_steps: int = 1,
                  gp_weight: float = 10.0, log_frequency: bool = True, seed: int = 42,
-                 compile: bool = False, calibration_knots: int = 512) -> None:
+                 compile: bool = False, calibration_knots: int = 512,
+                 steps_per_epoch: int | None = None, ema_decay: float = 0.0) -> None:
         super().__init__()
         # Not sent to the logger: the span lists are long; the stage logs the train params.
         self.save_hyperparameters(logger=False)
@@ -54,6 +56,9 @@ class CTGANModule(pl.LightningModule):
         cond_dim = self.sampler.cond_dim
         self.generator = Generator(embedding_dim + cond_dim, generator_dims or [256, 256],
                                    self.data_dim)
+        # Exponential moving average of the generator's weights (and BatchNorm statistics),
+        # updated on the device after every generator step; sampling uses it when enabled.
+        self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
         self.critic = Critic(self.data_dim + cond_dim, discriminator_dims or [256, 256], pac)
         # The training matrix is never part of the state_dict (checkpoints carry no data).
         self.register_buffer("data", torch.zeros(0, self.data_dim), persistent=False)
@@ -82,7 +87,8 @@ class CTGANModule(pl.LightningModule):
         does `ceil(steps / world_size)`). The items are laid out rank-interleaved, so
         Lightning's DistributedSampler (no shuffle) hands every rank the same group sizes.
         """
-        steps = max(1, math.ceil(self.data.shape[0] / self.hparams.batch_size))
+        steps = self.hparams.steps_per_epoch or max(
+            1, math.ceil(self.data.shape[0] / self.hparams.batch_size))
         trainer = self._trainer
         world = trainer.world_size if trainer is not None else 1
         per_rank = math.ceil(steps / world)
@@ -167,7 +173,25 @@ class CTGANModule(pl.LightningModule):
             g_opt.zero_grad(set_to_none=True)
             self.manual_backward(loss_g)
             g_opt.step()
+        if h.ema_decay > 0:
+            self._update_ema(h.ema_decay)
         return torch.stack([loss_g, loss_d, penalty, critic_real, critic_fake, cross]).detach()
+
+    @torch.no_grad()
+    def _update_ema(self, decay: float) -> None:
+        ema = list(self.generator_ema.parameters())
+        torch._foreach_lerp_(ema, list(self.generator.parameters()), 1.0 - decay)
+        for e, b in zip(self.generator_ema.buffers(), self.generator.buffers()):
+            e.copy_(b)  # BatchNorm running statistics: the live ones (already averages)
+
+    def on_train_start(self) -> None:
+        if self.hparams.ema_decay > 0 and self.global_step == 0:
+            self.generator_ema.load_state_dict(self.generator.state_dict())
+
+    @property
+    def sampling_generator(self) -> Generator:
+        """The generator that `sample` uses: the weight average when EMA is on."""
+        return self.generator_ema if self.hparams.ema_decay > 0 else self.generator
 
     def on_train_epoch_end(self) -> None:
         if getattr(self, "_epoch_steps", 0):
@@ -225,7 +249,8 @@ class CTGANModule(pl.LightningModule):
         if batch is None:
             batch = 8192 if self.device.type == "cpu" else 65536
         dtype = torch.bfloat16 if bf16 else torch.float32
-        hidden, (w_out, b_out) = self.generator.inference_weights(dtype)
+        net = self.sampling_generator
+        hidden, (w_out, b_out) = net.inference_weights(dtype)
         b_out = b_out + self.cal_bias  # calibrated category rates (zero until calibrated)
         remap_scalars = bool(self.cal_on) and self.cal_gen.shape[0] > 0
         # bf16: the one-hot logits come from a bf16 matmul (only their argmax after Gumbel
@@ -243,7 +268,7 @@ class CTGANModule(pl.LightningModule):
                     else self.sampler.sample_original(size, generator))
             noise = torch.randn(size, self.hparams.embedding_dim, device=cond.device,
                                 generator=generator)
-            h = self.generator.inference_hidden(torch.cat([noise, cond], 1), hidden)
+            h = net.inference_hidden(torch.cat([noise, cond], 1), hidden)
             if bf16 and len(hot_cols):
                 raw = torch.empty(size, self.data_dim, device=h.device)
                 raw[:, hot_cols] = torch.addmm(b_hot, h, w_hot.t()).float()

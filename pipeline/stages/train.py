@@ -24,7 +24,7 @@ from pipeline.errors import UserError
 from pipeline.log import logger
 from pipeline.models import MODELS
 from pipeline.models.checkpoint import synth_meta
-from pipeline.runtime import EpochTimer, build_trainer, checkpoint_dir
+from pipeline.runtime import EpochTimer, build_trainer, checkpoint_dir, training_rounds
 from pipeline.tabular.spans import discrete_to_list, spans_to_list
 
 PREPARED = ("train.parquet", "schema.json", "transformer.json")
@@ -56,7 +56,7 @@ def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: Trai
     logger.info("training matrix: %d rows x %d dims (%d spans, %d conditionable columns), "
                 "transformed in %.2fs", matrix.shape[0], matrix.shape[1], len(transformer.spans),
                 len(transformer.discrete), time.perf_counter() - started)
-    model = build_model(train, transformer, seed)
+    model = build_model(train, transformer, seed, training_rounds(train)[1])
     model.synth_meta = synth_meta(train.model, schema, transformer.to_dict(),
                                   dataclasses.asdict(train), seed)
     model.set_training_data(matrix)
@@ -79,8 +79,13 @@ def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: Trai
     trainer = build_trainer(train, _dvclive(log_dir, train, seed, ckpt_path is not None),
                             callbacks, checkpointing=model_path is not None)
     trainer.fit(model, ckpt_path=ckpt_path)
-    logger.info("trained %d epochs (%d optimiser steps): %.2fs/epoch",
-                trainer.current_epoch, trainer.global_step, timer.seconds_per_epoch())
+    logger.info("trained %d rounds (%d optimiser steps) in %.0fs", trainer.current_epoch,
+                trainer.global_step, timer.seconds_per_epoch() * max(timer.epochs, 1))
+    planned, _ = training_rounds(train)
+    if trainer.current_epoch < planned:
+        logger.warning("train.max_minutes (%s) reached after %d of %d rounds: the model is "
+                       "less trained than train.steps asks", train.max_minutes,
+                       trainer.current_epoch, planned)
     if train.calibrate:
         t0 = time.perf_counter()
         model.calibrate(seed=seed)
@@ -90,7 +95,8 @@ def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: Trai
     return model, trainer
 
 
-def build_model(train: TrainParams, transformer: Any, seed: int) -> pl.LightningModule:
+def build_model(train: TrainParams, transformer: Any, seed: int,
+                rounds: int | None = None) -> pl.LightningModule:
     """`MODELS[train.model]` sized for the transformer's spans, hyperparameters from params."""
     if train.model not in MODELS:
         raise UserError(f"params key train.model: unknown model '{train.model}'; "
@@ -103,7 +109,8 @@ def build_model(train: TrainParams, transformer: Any, seed: int) -> pl.Lightning
         betas=list(train.betas), generator_decay=train.generator_decay,
         discriminator_decay=train.discriminator_decay, pac=train.pac,
         critic_steps=train.critic_steps, gp_weight=train.gp_weight,
-        log_frequency=train.log_frequency, seed=seed, compile=train.compile)
+        log_frequency=train.log_frequency, seed=seed, compile=train.compile,
+        steps_per_epoch=rounds, ema_decay=train.ema_decay)
 
 
 def save_checkpoint(trainer: pl.Trainer, model_path: Path) -> None:
