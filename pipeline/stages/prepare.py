@@ -19,6 +19,7 @@ from pipeline.data.schema import build_schema, coerce, infer_roles, to_sdmetrics
 from pipeline.data.split import split_table
 from pipeline.data.validate import load_source, require_modelable, validate_table
 from pipeline.log import logger
+from pipeline.tabular.columns import id_scheme
 from pipeline.tabular.transformer import TableTransformer
 
 STRATIFIABLE = ("categorical", "boolean")
@@ -45,6 +46,9 @@ def run(params: Params, out_dir: Path) -> None:
                 f" (stratified by {p.target})" if stratify_by is not None else "")
 
     schema = build_schema(train, roles, p.dataset, p.target, dropped)
+    for entry in schema["columns"]:  # synthetic ids avoid every real one, holdout included
+        if entry["role"] == "id":
+            entry["id_scheme"] = id_scheme(df[entry["name"]])
     metadata = to_sdmetrics_metadata(schema)
     fit_started = time.perf_counter()
     transformer = TableTransformer.fit(train, schema, params.transform, params.seed).to_dict()
