@@ -55,7 +55,7 @@ class Synthesizer:
         prepare = PrepareParams(dataset="dataframe", target=target, columns=dict(columns or {}))
         table, dropped = validate_table(df, prepare, "dataframe")
         roles = infer_roles(table, prepare.columns)
-        require_modelable(roles, "dataframe")
+        require_modelable(roles, "dataframe", target)
         table = coerce(table, roles)
         schema = build_schema(table, roles, "dataframe", target, dropped)
         transformer = TableTransformer.fit(table, schema, self.transform_params, self.seed)

@@ -124,3 +124,16 @@ def test_only_ids_and_constants_is_nothing_to_model(tmp_path):
     result, out = prepare(tmp_path, path)
     assert result.exit_code == 2, result.output
     assert "key (id), country (constant)" in result.output and not out.exists()
+
+
+@pytest.mark.parametrize("target, kind", [("country", "a constant"), ("key", "an id")])
+def test_a_constant_or_id_target_is_a_prepare_error(tmp_path, target, kind):
+    path = tmp_path / "t.csv"
+    table().assign(country="NO", key=np.arange(N)).to_csv(path, index=False)
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"prepare": {"dataset": str(path), "target": target}}))
+    result = CliRunner().invoke(cli, ["prepare", "--params", str(params),
+                                      "--out-dir", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert f"prepare.target '{target}' is {kind} column" in result.output
+    assert not (tmp_path / "out").exists()

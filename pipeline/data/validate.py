@@ -68,8 +68,13 @@ def validate_table(df: pd.DataFrame, params: PrepareParams,
     return _drop_all_null(df, params, source)
 
 
-def require_modelable(roles: dict[str, str], source: str) -> None:
-    """A table whose columns are all ids or constants leaves the GAN nothing to learn."""
+def require_modelable(roles: dict[str, str], source: str, target: str | None = None) -> None:
+    """A table whose columns are all ids or constants leaves the GAN nothing to learn, and a
+    target that is an id or a constant leaves nothing to predict (ML utility, stratifying)."""
+    if target is not None and roles.get(target) in NOTHING_TO_LEARN:
+        kind = "an id" if roles[target] == "id" else "a constant"
+        raise UserError(f"prepare.target '{target}' is {kind}"
+                        f" column of {source}: nothing to predict (choose another or null)")
     if any(role not in NOTHING_TO_LEARN for role in roles.values()):
         return
     shown = ", ".join(f"{c} ({r})" for c, r in list(roles.items())[:5])

@@ -34,7 +34,7 @@ def run(params: Params, out_dir: Path) -> None:
                 time.perf_counter() - started)
     df, dropped = validate_table(raw, p, p.dataset)
     roles = infer_roles(df, p.columns)
-    require_modelable(roles, p.dataset)
+    require_modelable(roles, p.dataset, p.target)
     df = coerce(df, roles)
     counts = sorted(Counter(roles.values()).items())
     logger.info("roles: %s", ", ".join(f"{n} {role}" for role, n in counts))
