@@ -46,7 +46,7 @@ class Synthesizer:
             columns: dict[str, str] | None = None) -> "Synthesizer":
         """Infer the schema (role overrides in `columns`), fit the transformer, train the GAN."""
         from pipeline.data.schema import build_schema, coerce, infer_roles
-        from pipeline.data.validate import validate_table
+        from pipeline.data.validate import require_modelable, validate_table
         from pipeline.stages.train import train_model
         from pipeline.tabular.transformer import TableTransformer
 
@@ -55,6 +55,7 @@ class Synthesizer:
         prepare = PrepareParams(dataset="dataframe", target=target, columns=dict(columns or {}))
         table, dropped = validate_table(df, prepare, "dataframe")
         roles = infer_roles(table, prepare.columns)
+        require_modelable(roles, "dataframe", target)
         table = coerce(table, roles)
         schema = build_schema(table, roles, "dataframe", target, dropped)
         transformer = TableTransformer.fit(table, schema, self.transform_params, self.seed)

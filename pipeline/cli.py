@@ -19,23 +19,37 @@ PARAMS_OPTION = click.option(
     show_default=True, help="params.yaml to read.")
 
 
+INTERNAL_ERROR_EXIT = 1
+
+
 class SynthGroup(click.Group):
-    """Turns user errors into one line on stderr and a non-zero exit code, no traceback."""
+    """Turns errors into one line on stderr and a non-zero exit code, no traceback: user errors
+    exit 2, a failed gate 3, anything else (a bug) 1 with a pointer to `--verbose`, which
+    prints the traceback instead."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except UserError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {_one_line(exc)}", err=True)
             ctx.exit(exc.exit_code)
         except GateFailed as exc:
             click.echo(f"gate failed: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            if ctx.params.get("verbose"):
+                raise
+            click.echo(f"error: internal error ({type(exc).__name__}: {_one_line(exc)}); "
+                       "run `synth --verbose ...` for the traceback", err=True)
+            ctx.exit(INTERNAL_ERROR_EXIT)
 
 
 @click.group(cls=SynthGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="synth")
-@click.option("-v", "--verbose", is_flag=True, help="More progress detail.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="More progress detail, and the traceback of an internal error.")
 def cli(verbose: bool) -> None:
     """synth-pipeline: turn a real table into a synthetic one that is faithful, useful
     and private, and prove it.
@@ -145,6 +159,12 @@ def gate(params_path: Path, metrics_path: Path, out_path: Path) -> None:
     from pipeline.stages import gate as stage
 
     stage.run(params, metrics_path, out_path)
+
+
+def _one_line(exc: BaseException) -> str:
+    """The first line of an exception's message (messages from libraries can span lines)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _parse_conditions(items: tuple[str, ...]) -> dict[str, str] | None:

@@ -6,6 +6,7 @@ Each stage reads only its own section(s); `dvc.yaml` lists exactly those.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import types
 import typing
@@ -19,6 +20,27 @@ from pipeline.errors import UserError
 
 
 @dataclass(frozen=True)
+class CsvParams:
+    """`prepare.csv:` how a CSV source is read; null = detected from the file."""
+
+    sep: str | None = None  # field delimiter; null: sniffed among , ; tab |
+    encoding: str | None = None  # null: utf-8 (BOM stripped), else cp1252, else latin-1
+    decimal: str = "."  # decimal mark of numbers ("," for many European exports)
+
+    def check(self) -> None:
+        _require(self.sep is None or len(self.sep) == 1, "prepare.csv.sep",
+                 "one character or null")
+        _require(len(self.decimal) == 1, "prepare.csv.decimal", "one character")
+        _require(self.sep != self.decimal, "prepare.csv.decimal", "different from the separator")
+        if self.encoding is not None:
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise UserError(f"params key prepare.csv.encoding: unknown encoding "
+                                f"'{self.encoding}'") from None
+
+
+@dataclass(frozen=True)
 class PrepareParams:
     """`prepare:` which table, how to split it, and per-column role overrides."""
 
@@ -28,6 +50,7 @@ class PrepareParams:
     stratify: bool = True  # stratify the split by `target` when it is set
     columns: dict[str, str] = field(default_factory=dict)  # column -> role override
     drop_all_null: bool = True  # drop all-null columns with a warning (False: error)
+    csv: CsvParams = field(default_factory=CsvParams)  # delimiter/encoding of a CSV source
 
     def check(self) -> None:
         _require(0.0 < self.holdout_fraction < 1.0, "prepare.holdout_fraction", "in (0, 1)")
@@ -205,7 +228,9 @@ def section_from_dict(cls: type, raw: Any, prefix: str) -> Any:
     if unknown:
         raise UserError(f"unknown params key(s): {', '.join(f'{prefix}.{k}' for k in sorted(unknown))}")
     hints = typing.get_type_hints(cls)
-    values = {k: _check_type(f"{prefix}.{k}", v, hints[k]) for k, v in raw.items()}
+    values = {k: section_from_dict(hints[k], v or {}, f"{prefix}.{k}")
+              if dataclasses.is_dataclass(hints[k]) else _check_type(f"{prefix}.{k}", v, hints[k])
+              for k, v in raw.items()}
     obj = cls(**values)
     if hasattr(obj, "check"):
         obj.check()

@@ -59,8 +59,10 @@ def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
         df.to_parquet(tmp, index=False)
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file; unknown suffix, missing or unreadable file -> UserError."""
+def read_table(path: str | Path, csv_options: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Read a CSV or Parquet file; unknown suffix, missing or unreadable file -> UserError.
+
+    `csv_options` go to `pandas.read_csv` (encoding, sep, decimal: see data/csvformat.py)."""
     path = Path(path)
     kind = TABLE_SUFFIXES.get(path.suffix.lower())
     if kind is None:
@@ -71,7 +73,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise UserError(f"file not found: {path}")
     try:
         if kind == "csv":
-            return pd.read_csv(path)
+            return pd.read_csv(path, **(csv_options or {}))
         return pd.read_parquet(path)
     except Exception as exc:  # pandas/pyarrow raise many types for broken files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

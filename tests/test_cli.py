@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -49,3 +50,33 @@ def test_bad_condition_syntax_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(cli, ["generate", "--params", "params.yaml", "--condition", "oops"])
     assert result.exit_code == 2
     assert "COLUMN=VALUE" in result.stderr
+
+
+PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
+
+
+def _boom(*args, **kwargs):
+    raise RuntimeError("index out of range in self\nsecond line of a library message")
+
+
+def test_internal_error_is_one_line_with_a_pointer_to_verbose(monkeypatch, tmp_path):
+    from pipeline.stages import prepare
+
+    monkeypatch.setattr(prepare, "run", _boom)
+    result = CliRunner().invoke(cli, ["prepare", "--params", str(PARAMS),
+                                      "--out-dir", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: internal error (RuntimeError: index out of range in self); "
+        "run `synth --verbose ...` for the traceback"]
+    assert "Traceback" not in result.output
+
+
+def test_verbose_shows_the_internal_errors_traceback(monkeypatch, tmp_path):
+    from pipeline.stages import prepare
+
+    monkeypatch.setattr(prepare, "run", _boom)
+    result = CliRunner().invoke(cli, ["--verbose", "prepare", "--params", str(PARAMS),
+                                      "--out-dir", str(tmp_path / "out")])
+    assert isinstance(result.exception, RuntimeError)  # raised: Python prints the traceback
+    assert result.exit_code == 1

@@ -62,3 +62,59 @@ def test_stage_outputs_feed_the_next_stage():
     assert outs(stages["generate"])[0] in stages["evaluate"]["deps"]
     assert "reports/metrics.json" in outs(stages["evaluate"])
     assert "reports/metrics.json" in stages["gate"]["deps"]
+
+
+def _imports(path: Path, skip: frozenset[str] = frozenset()) -> set[str]:
+    """Every `pipeline...` module a file imports, lazy (function-level) ones too, except inside
+    the functions named in `skip`."""
+    import ast
+
+    found, todo = set(), [ast.parse(path.read_text())]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in skip:
+            continue
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}  # `from pkg import mod`
+        todo.extend(ast.iter_child_nodes(node))
+    return {m for m in found if m == "pipeline" or m.startswith("pipeline.")}
+
+
+def _module_file(module: str) -> Path | None:
+    base = ROOT / Path(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None  # a name imported from a module (a function), not a module
+
+
+def _stage_files(stage: str) -> set[Path]:
+    """Files `synth <stage>` can run: the CLI module (its top level and this stage's command,
+    not the other commands' lazy imports), the package `__init__` (not its lazy
+    `Synthesizer` export), and everything imported from there on, transitively."""
+    other_commands = frozenset(c.callback.__name__ for n, c in cli.commands.items() if n != stage)
+    skips = {ROOT / "pipeline" / "cli.py": other_commands,
+             ROOT / "pipeline" / "__init__.py": frozenset({"__getattr__"})}
+    todo, seen = ["pipeline.cli"], set()
+    while todo:
+        parts = todo.pop().split(".")
+        for i in range(1, len(parts) + 1):  # importing a.b.c runs a/__init__ and a/b/__init__
+            path = _module_file(".".join(parts[:i]))
+            if path is not None and path not in seen:
+                seen.add(path)
+                todo.extend(_imports(path, skips.get(path, frozenset())))
+    return seen
+
+
+def test_every_module_a_stage_imports_is_in_its_deps():
+    """Editing any file a stage runs (through `synth <stage>`) must re-run that stage."""
+    for name, stage in DVC["stages"].items():
+        deps = [ROOT / d for d in stage["deps"]]
+        files = _stage_files(name)
+        assert ROOT / "pipeline" / "stages" / f"{name}.py" in files
+        missing = sorted(str(f.relative_to(ROOT)) for f in files
+                         if not any(f == d or d in f.parents for d in deps))
+        assert not missing, f"stage {name}: dvc.yaml deps miss {missing}"

@@ -47,10 +47,11 @@ def mixed_table(n=200):
 def assert_fails(tmp_path, params_path, *needles):
     result, out = run_prepare(tmp_path, params_path)
     assert result.exit_code == 2, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    lines = result.output.strip().splitlines()  # progress lines, then the error
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert errors == lines[-1:] and "Traceback" not in result.output, result.output
     for needle in needles:
-        assert needle in lines[0], lines[0]
+        assert needle in lines[-1], lines[-1]
     assert not out.exists()
 
 

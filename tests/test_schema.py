@@ -165,3 +165,26 @@ def test_coerce_makes_parquet_safe_dtypes(tmp_path):
     out.to_parquet(tmp_path / "t.parquet")
     back = pd.read_parquet(tmp_path / "t.parquet")
     assert str(back["flag"].dtype) == "boolean" and back["mixed"].iloc[1] == "a"
+
+
+def test_a_few_bad_dates_stay_datetime_with_those_values_missing(caplog):
+    dates = pd.date_range("2020-01-01", periods=N, freq="D").strftime("%Y-%m-%d").to_series()
+    dates = dates.reset_index(drop=True)
+    dates.iloc[[0, 7, 30]] = ["unknown", "2020-13-45", "n/a"]  # the first value is bad too
+    df = pd.DataFrame({"d": dates})
+    roles = infer_roles(df)
+    assert roles == {"d": "datetime"}
+    with caplog.at_level("WARNING", logger="pipeline"):
+        out = coerce(df, roles)
+    assert out["d"].dtype.kind == "M"
+    assert out["d"].isna().sum() == 3 and out["d"].isna()[[0, 7, 30]].all()
+    assert out["d"].iloc[1] == pd.Timestamp("2020-01-02")
+    assert f"3 of {N} values are not dates" in caplog.text
+
+
+def test_mostly_unparseable_dates_stay_categorical_and_refuse_an_override():
+    values = pd.Series(["2020-01-01", "2020-02-01"] * 10 + ["soon", "later", "never"] * 10)
+    assert infer_role(values) == "categorical"
+    with pytest.raises(UserError, match="column .d. cannot be parsed as dates"):
+        infer_roles(pd.DataFrame({"d": values.sort_values(ignore_index=True)}),
+                    {"d": "datetime"})

@@ -19,6 +19,7 @@ from pandas.api import types as ptypes
 from pandas.tseries.api import guess_datetime_format
 
 from pipeline.errors import UserError
+from pipeline.log import logger
 
 SCHEMA_VERSION = 1
 ROLES = ("numerical", "integer", "categorical", "boolean", "datetime", "id", "constant")
@@ -26,6 +27,8 @@ ID_MIN_ROWS = 50  # below this, "every value is unique" says nothing about keys
 ID_MAX_SPAN = 2.0  # integer keys are dense: max - min + 1 <= ID_MAX_SPAN * rows
 DATE_SAMPLE = 500  # object columns are tested as dates on this many non-null values
 DATE_MARKERS = r"[-/:]"  # a date string has a separator; "2001" alone stays a number/category
+DATE_MIN_PARSED = 0.5  # a date column needs more than this share of its values to parse
+DATE_GUESSES = 5  # formats are guessed from this many date-like values
 
 
 def infer_roles(df: pd.DataFrame, overrides: dict[str, str] | None = None) -> dict[str, str]:
@@ -60,7 +63,8 @@ def infer_role(col: pd.Series) -> str:
         if ptypes.is_integer_dtype(col):
             return "id" if _is_integer_key(col) else "integer"
         return "integer" if _integral(values) else "numerical"
-    if _date_format(values) is not None:
+    fmt = _date_format(values)
+    if fmt is not None and _parsed_share(values, fmt) > DATE_MIN_PARSED:
         return "datetime"
     if _is_string_key(col):
         return "id"
@@ -158,7 +162,7 @@ def _check_override(col: pd.Series, name: str, role: str) -> None:
         raise UserError(f"prepare.columns.{name}: role 'constant' but the column has "
                         "more than one value")
     if role == "datetime" and not ptypes.is_datetime64_any_dtype(col):
-        _parse_dates(col, name)
+        _parse_dates(col, name, warn=False)
 
 
 def _all_bools(values: pd.Series) -> bool:
@@ -190,46 +194,66 @@ def _is_string_key(col: pd.Series) -> bool:
 
 
 def _date_format(values: pd.Series) -> str | None:
-    """The strftime format that parses a sample of string values entirely, or None."""
+    """The strftime format that parses most of a sample of string values, or None.
+
+    Most sample values must look like dates (hold a separator) and more than DATE_MIN_PARSED
+    of them must parse; the format parsing the most wins (a few bad values do not matter)."""
     if not len(values) or ptypes.infer_dtype(values.iloc[:DATE_SAMPLE]) != "string":
         return None
     sample = values.iloc[:DATE_SAMPLE].astype(str)
-    if not bool(sample.str.contains(DATE_MARKERS).all()):
+    datelike = sample.str.contains(DATE_MARKERS)
+    if not datelike.mean() > DATE_MIN_PARSED:
         return None
-    for fmt in _candidate_formats(sample):
-        parsed = pd.to_datetime(sample, format=fmt, errors="coerce")
-        if not parsed.isna().any():
-            return fmt
-    return None
+    best, best_share = None, DATE_MIN_PARSED
+    for fmt in _candidate_formats(sample[datelike]):
+        share = _parsed_share(sample, fmt)
+        if share > best_share:
+            best, best_share = fmt, share
+        if share == 1.0:
+            break
+    return best
+
+
+def _parsed_share(values: pd.Series, fmt: str) -> float:
+    """Share of (non-null) values that parse as dates in `fmt`."""
+    parsed = pd.to_datetime(values.astype(str), format=fmt, errors="coerce")
+    return float(parsed.notna().mean()) if len(values) else 0.0
 
 
 def _candidate_formats(sample: pd.Series) -> list[str]:
-    """ISO 8601 when every value starts with a 4-digit year, then the formats pandas guesses
-    from the first value, month-first and day-first, if they have a 4-digit year (so "10-20"
-    age bands never become dates)."""
+    """ISO 8601 when the values start with a 4-digit year, then the formats pandas guesses
+    from the first date-like values, month-first and day-first, if they have a 4-digit year
+    (so "10-20" age bands never become dates)."""
     formats = []
-    if bool(sample.str.match(r"\s*\d{4}-").all()):
+    if bool(sample.str.match(r"\s*\d{4}-").mean() > DATE_MIN_PARSED):
         formats.append("ISO8601")
     for dayfirst in (False, True):  # "01/02/2020" is ambiguous: the sample decides
-        with warnings.catch_warnings():  # pandas warns when dayfirst cannot apply
-            warnings.simplefilter("ignore", UserWarning)
-            guessed = guess_datetime_format(sample.iloc[0], dayfirst=dayfirst)
-        if guessed and "%Y" in guessed and guessed not in formats:
-            formats.append(guessed)
+        for value in sample.iloc[:DATE_GUESSES]:
+            with warnings.catch_warnings():  # pandas warns when dayfirst cannot apply
+                warnings.simplefilter("ignore", UserWarning)
+                guessed = guess_datetime_format(value, dayfirst=dayfirst)
+            if guessed and "%Y" in guessed and guessed not in formats:
+                formats.append(guessed)
     return formats
 
 
-def _parse_dates(col: pd.Series, name: str) -> pd.Series:
-    """Parse a whole column with the format found on its sample; failures are a UserError."""
+def _parse_dates(col: pd.Series, name: str, warn: bool = True) -> pd.Series:
+    """Parse a whole column with the format found on its sample. Values that do not parse
+    become missing (logged with a count) unless most fail: then it is a UserError."""
     values = col.dropna()
     fmt = _date_format(values.astype(str)) if len(values) else "ISO8601"
     if fmt is None:
         raise UserError(f"column '{name}' cannot be parsed as dates")
-    parsed = pd.to_datetime(col, format=fmt, errors="coerce")
+    parsed = pd.to_datetime(col.where(col.isna(), col.astype(str)), format=fmt,
+                            errors="coerce")
     bad = parsed.isna() & col.notna()
-    if bad.any():
-        raise UserError(f"column '{name}': value '{col[bad].iloc[0]}' is not a date "
-                        f"in format {fmt}")
+    n_bad = int(bad.sum())
+    if n_bad and not n_bad < (1.0 - DATE_MIN_PARSED) * len(values):
+        raise UserError(f"column '{name}' cannot be parsed as dates: {n_bad} of {len(values)} "
+                        f"values are not dates in format {fmt} (e.g. '{col[bad].iloc[0]}')")
+    if n_bad and warn:
+        logger.warning("column '%s': %d of %d values are not dates in format %s (e.g. %r); "
+                       "they become missing", name, n_bad, len(values), fmt, col[bad].iloc[0])
     return parsed
 
 

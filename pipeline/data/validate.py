@@ -8,7 +8,6 @@ UserError naming the file, column or key.
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from pathlib import Path
 
@@ -16,17 +15,20 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from pipeline.config import PrepareParams
+from pipeline.config import CsvParams, PrepareParams
+from pipeline.data.csvformat import CsvFormat, detect_format, read_header
 from pipeline.data.registry import DATASETS, load_dataset
 from pipeline.errors import UserError
 from pipeline.io import TABLE_SUFFIXES, read_table
 from pipeline.log import logger
 
 MIN_ROWS = 2  # one row for training and one for the holdout
+NOTHING_TO_LEARN = ("id", "constant")  # roles the transformer gives no span
 
 
-def load_source(dataset: str) -> pd.DataFrame:
-    """The table named by `prepare.dataset`: a built-in name, else a CSV/Parquet path."""
+def load_source(dataset: str, csv_params: CsvParams | None = None) -> pd.DataFrame:
+    """The table named by `prepare.dataset`: a built-in name, else a CSV/Parquet path (a CSV's
+    encoding and delimiter from `prepare.csv`, else detected: data/csvformat.py)."""
     if dataset in DATASETS:
         return load_dataset(dataset)
     path = Path(dataset)
@@ -35,8 +37,10 @@ def load_source(dataset: str) -> pd.DataFrame:
                         f"({', '.join(DATASETS)}) nor a .csv/.parquet file")
     if not path.is_file():
         raise UserError(f"file not found: {path}")
-    _check_raw_header(path)
-    return read_table(path)
+    fmt = detect_format(path, csv_params) if TABLE_SUFFIXES[path.suffix.lower()] == "csv" else None
+    _check_raw_header(path, fmt)
+    df = read_table(path, fmt.read_csv_kwargs() if fmt else None)
+    return df.rename(columns=_strip_bom)
 
 
 def validate_table(df: pd.DataFrame, params: PrepareParams,
@@ -64,6 +68,23 @@ def validate_table(df: pd.DataFrame, params: PrepareParams,
     return _drop_all_null(df, params, source)
 
 
+def require_modelable(roles: dict[str, str], source: str, target: str | None = None) -> None:
+    """A table whose columns are all ids or constants leaves the GAN nothing to learn, and a
+    target that is an id or a constant leaves nothing to predict (ML utility, stratifying)."""
+    if target is not None and roles.get(target) in NOTHING_TO_LEARN:
+        kind = "an id" if roles[target] == "id" else "a constant"
+        raise UserError(f"prepare.target '{target}' is {kind}"
+                        f" column of {source}: nothing to predict (choose another or null)")
+    if any(role not in NOTHING_TO_LEARN for role in roles.values()):
+        return
+    shown = ", ".join(f"{c} ({r})" for c, r in list(roles.items())[:5])
+    more = ", ..." if len(roles) > 5 else ""
+    hint = (" (one column: is the file delimited by something else? set prepare.csv.sep)"
+            if len(roles) == 1 else "")
+    raise UserError(f"{source}: nothing to model: every column is an id or a constant: "
+                    f"{shown}{more}{hint}")
+
+
 def _drop_all_null(df: pd.DataFrame, params: PrepareParams,
                    source: str) -> tuple[pd.DataFrame, list[str]]:
     """The all-null policy: drop with a warning when prepare.drop_all_null, else refuse."""
@@ -86,12 +107,16 @@ def _drop_all_null(df: pd.DataFrame, params: PrepareParams,
     return df.drop(columns=empty), empty
 
 
-def _check_raw_header(path: Path) -> None:
+def _strip_bom(name):
+    """A byte-order mark left in a column name (Parquet written from a BOM-read CSV)."""
+    return name.lstrip("\ufeff") if isinstance(name, str) else name
+
+
+def _check_raw_header(path: Path, fmt: CsvFormat | None) -> None:
     """Duplicate column names, read from the file itself (pandas renames CSV ones to `a.1`)."""
     try:
-        if TABLE_SUFFIXES[path.suffix.lower()] == "csv":
-            with path.open(newline="", encoding="utf-8", errors="replace") as fh:
-                header = next(csv.reader(fh), [])
+        if fmt is not None:
+            header = read_header(path, fmt)
         else:
             import pyarrow.parquet as pq
 

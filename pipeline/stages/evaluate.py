@@ -130,6 +130,11 @@ def run(params: Params, data_dir: Path, synthetic_path: Path, train_log_dir: Pat
         out_dir: Path) -> dict[str, Any]:
     """Evaluate and write out_dir/{metrics.json, plots/*.json, report.html}; return metrics."""
     inputs = load_inputs(data_dir, synthetic_path)
+    folds = params.evaluate.detection_folds
+    small = [f"{k} {len(inputs[k])}" for k in ("train", "synthetic") if len(inputs[k]) < folds]
+    if small:  # the detection classifier's stratified folds need this many rows per side
+        raise UserError(f"evaluate needs at least evaluate.detection_folds ({folds}) rows in "
+                        f"the train and synthetic tables, got {', '.join(small)}")
     result = compute_all(inputs, params)
     curves = read_curves(train_log_dir)
     metrics = _clean(result["metrics"])

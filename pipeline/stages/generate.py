@@ -56,7 +56,7 @@ def run(params: Params, model_path: Path, out_path: Path, rows: int | None = Non
     model = model.to("cuda" if torch.cuda.is_available() else "cpu")
     started = time.perf_counter()
     chunks = iter_chunks(model, transformer, n, plan, seed, params.generate.chunk_rows)
-    write_parquet_stream(chunks, Path(out_path))
+    write_parquet_stream(chunks, Path(out_path), arrow_schema(transformer))
     elapsed = time.perf_counter() - started
     logger.info("generated %d rows%s in %.2fs (%.0f rows/s) -> %s", n,
                 f" with {chosen}" if chosen else "", elapsed, n / max(elapsed, 1e-9), out_path)
@@ -110,18 +110,31 @@ def iter_chunks(model: Any, transformer: Any, n: int, plan: ConditionPlan, seed:
         yield transformer.inverse_transform(matrix, generator=rng, start_row=start)
 
 
-def write_parquet_stream(chunks: Iterator[pd.DataFrame], path: Path) -> int:
-    """Stream chunks into one Parquet file (schema fixed by the first chunk), atomically."""
+def arrow_schema(transformer: Any) -> pa.Schema:
+    """The Parquet schema of generated rows, derived once from the transformer (not from the
+    first chunk, where a mostly-missing column may be all null): one decoded probe row gives
+    every column's dtype (categories, nullable ints, time zones); text columns are `string`
+    even where the probe's value is missing."""
+    probe = transformer.inverse_transform(np.zeros((1, transformer.output_width), np.float32))
+    schema = pa.Schema.from_pandas(probe, preserve_index=False)
+    for i, f in enumerate(schema):
+        if pa.types.is_null(f.type):
+            schema = schema.set(i, f.with_type(pa.string()))
+    return schema
+
+
+def write_parquet_stream(chunks: Iterator[pd.DataFrame], path: Path,
+                         schema: pa.Schema | None = None) -> int:
+    """Stream chunks into one Parquet file with `schema` (None: the first chunk's), atomically."""
     total = 0
     with io.atomic_path(path) as tmp:
         writer = None
         try:
             for df in chunks:
+                table = pa.Table.from_pandas(df, schema=schema, preserve_index=False)
                 if writer is None:
-                    table = pa.Table.from_pandas(df, preserve_index=False)
-                    writer = pq.ParquetWriter(tmp, table.schema)
-                else:
-                    table = pa.Table.from_pandas(df, schema=writer.schema, preserve_index=False)
+                    schema = table.schema
+                    writer = pq.ParquetWriter(tmp, schema)
                 writer.write_table(table)
                 total += len(df)
         finally:

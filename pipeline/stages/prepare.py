@@ -17,8 +17,9 @@ from pipeline import io
 from pipeline.config import Params
 from pipeline.data.schema import build_schema, coerce, infer_roles, to_sdmetrics_metadata
 from pipeline.data.split import split_table
-from pipeline.data.validate import load_source, validate_table
+from pipeline.data.validate import load_source, require_modelable, validate_table
 from pipeline.log import logger
+from pipeline.tabular.columns import id_scheme
 from pipeline.tabular.transformer import TableTransformer
 
 STRATIFIABLE = ("categorical", "boolean")
@@ -28,11 +29,12 @@ def run(params: Params, out_dir: Path) -> None:
     """Write train.parquet, holdout.parquet, schema.json, metadata.json, transformer.json."""
     p = params.prepare
     started = time.perf_counter()
-    raw = load_source(p.dataset)
+    raw = load_source(p.dataset, p.csv)
     logger.info("loaded %s: %d rows x %d columns (%.2fs)", p.dataset, len(raw), raw.shape[1],
                 time.perf_counter() - started)
     df, dropped = validate_table(raw, p, p.dataset)
     roles = infer_roles(df, p.columns)
+    require_modelable(roles, p.dataset, p.target)
     df = coerce(df, roles)
     counts = sorted(Counter(roles.values()).items())
     logger.info("roles: %s", ", ".join(f"{n} {role}" for role, n in counts))
@@ -44,6 +46,9 @@ def run(params: Params, out_dir: Path) -> None:
                 f" (stratified by {p.target})" if stratify_by is not None else "")
 
     schema = build_schema(train, roles, p.dataset, p.target, dropped)
+    for entry in schema["columns"]:  # synthetic ids avoid every real one, holdout included
+        if entry["role"] == "id":
+            entry["id_scheme"] = id_scheme(df[entry["name"]])
     metadata = to_sdmetrics_metadata(schema)
     fit_started = time.perf_counter()
     transformer = TableTransformer.fit(train, schema, params.transform, params.seed).to_dict()

@@ -159,12 +159,36 @@ class DiscreteCodec:
         return cls(CategoricalEncoder.from_dict({k: v for k, v in d.items() if k != "type"}))
 
 
+FRESH_ID_PREFIX = "syn-"  # free-form string ids: synthetic ones are "syn-000001", ...
+
+
+def id_scheme(values: pd.Series) -> dict[str, Any]:
+    """How synthetic ids are numbered so that none equals a real one (`values`: every real id,
+    train and holdout). Integer ids: a fresh range after the real maximum. String ids that all
+    are one prefix + a fixed number of digits ("C00042"): the same shape, numbered after the
+    real maximum. Other strings: FRESH_ID_PREFIX + digits, with a prefix no real id starts with.
+    """
+    values = values.dropna()
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return {"start": int(np.floor(values.max())) + 1 if len(values) else 0}
+    text = values.astype(str)
+    parts = text.str.extract(r"^(\D*)(\d+)$")
+    if len(parts) and parts.notna().all().all() and parts[0].nunique() == 1 \
+            and parts[1].str.len().nunique() == 1 and len(parts[1].iloc[0]) <= 18:
+        return {"prefix": str(parts[0].iloc[0]), "digits": int(parts[1].str.len().iloc[0]),
+                "offset": int(parts[1].astype("int64").max()) + 1}
+    prefix, k = FRESH_ID_PREFIX, 0
+    while bool(text.str.startswith(prefix).any()):
+        k += 1
+        prefix = f"syn{k}-"
+    return {"prefix": prefix, "digits": max(6, len(str(len(values)))), "offset": 1}
+
+
 @dataclass
 class IdColumn:
-    """An identifier: no span; decoding numbers rows uniquely from `start_row`.
-
-    Integer ids continue from the real minimum; string ids keep the real shape
-    prefix + zero-padded digits (e.g. "C00042") when all real ids share it, else "id_000042".
+    """An identifier: no span; decoding numbers rows uniquely from `start_row` in a range that
+    never holds a real id (`id_scheme`): integers from `start` (real max + 1), strings
+    `prefix` + zero-padded (`digits`) numbers from `offset`.
     """
 
     name: str
@@ -172,19 +196,14 @@ class IdColumn:
     start: int | None = None
     prefix: str = "id_"
     digits: int = 6
+    offset: int = 0
 
     @classmethod
-    def fit(cls, series: pd.Series, dtype: str) -> "IdColumn":
-        name = str(series.name)
-        values = series.dropna()
-        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-            return cls(name, dtype, start=int(values.min()) if len(values) else 0)
-        parts = values.astype(str).str.extract(r"^(\D*)(\d+)$")
-        if len(parts) and parts.notna().all().all() and parts[0].nunique() == 1 \
-                and parts[1].str.len().nunique() == 1:
-            return cls(name, dtype, prefix=str(parts[0].iloc[0]),
-                       digits=int(parts[1].str.len().iloc[0]))
-        return cls(name, dtype, digits=max(6, len(str(len(series)))))
+    def fit(cls, series: pd.Series, dtype: str,
+            scheme: dict[str, Any] | None = None) -> "IdColumn":
+        """`scheme` from `id_scheme` on every real id (prepare passes train + holdout);
+        None: derived from `series` alone."""
+        return cls(str(series.name), dtype, **(scheme or id_scheme(series)))
 
     def layout(self) -> list[tuple[str, int]]:
         return []
@@ -195,8 +214,15 @@ class IdColumn:
     def decode(self, block: np.ndarray, rng: np.random.Generator, start_row: int) -> pd.Series:
         rows = np.arange(start_row, start_row + len(block), dtype=np.int64)
         if self.start is not None:
-            return restore_dtype(rows + self.start, None, self.dtype, self.name)
-        text = np.char.add(self.prefix, np.char.zfill(rows.astype(str), self.digits))
+            ids = rows + self.start
+            target = pd.api.types.pandas_dtype(self.dtype)
+            target = getattr(target, "numpy_dtype", target)  # Int64 -> int64
+            if target.kind in "iu" and len(ids) and ids[-1] > np.iinfo(target).max:
+                raise UserError(f"column '{self.name}' ({self.dtype}) cannot hold new ids "
+                                f"after the real maximum {self.start - 1}")
+            return restore_dtype(ids, None, self.dtype, self.name)
+        text = np.char.add(self.prefix, np.char.zfill((rows + self.offset).astype(str),
+                                                      self.digits))
         return restore_dtype(text.astype(object), None, self.dtype, self.name)
 
     def to_dict(self) -> dict:

@@ -94,7 +94,7 @@ class TableTransformer:
                     series, e["dtype"], params.rare_category_fraction, params.max_categories,
                     _has_missing(e)))
             elif e["role"] == "id":
-                codecs[i] = IdColumn.fit(series, e["dtype"])
+                codecs[i] = IdColumn.fit(series, e["dtype"], e.get("id_scheme"))
             elif e["role"] == "constant":
                 codecs[i] = ConstantColumn.fit(series, e["dtype"], e.get("value"),
                                                _has_missing(e))
