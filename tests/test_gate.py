@@ -84,7 +84,7 @@ def test_directions_come_from_the_registry(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("thresholds, message", [
     ({"fidelity.not_a_metric": 0.5}, "unknown metric key"),
-    ({"utility.ratio": 0.5}, "missing or null"),
+    ({"utility.ratio": 0.5}, "is missing from"),
 ])
 def test_bad_threshold_keys_exit_2(tmp_path: Path, thresholds: dict, message: str) -> None:
     metrics = tmp_path / "m.json"
