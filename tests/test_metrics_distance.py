@@ -70,26 +70,37 @@ def test_copy_has_zero_distance_and_k_beyond_reference_is_inf() -> None:
 
 
 @pytest.mark.parametrize("missing", [False, True])
-def test_kd_tree_equals_block_scan(missing: bool) -> None:
-    """Where the distance is an L1 embedding (no cap can bind) the KD-tree path is exact."""
+@pytest.mark.parametrize("outside", [False, True])
+def test_kd_tree_equals_block_scan(missing: bool, outside: bool) -> None:
+    """The KD-tree path is exact, also where values leave the reference range (the cap
+    binds and the tree's clipped distance is only a lower bound)."""
     ref = make_table(400, seed=6, missing=missing)
     query = make_table(150, seed=7, missing=missing)
-    for col in ("age", "income", "start"):  # inside the reference range: the cap never binds
-        query[col] = query[col].clip(ref[col].min(), ref[col].max())
+    if outside:
+        query.loc[:20, "income"] = query["income"].max() * np.linspace(2, 50, 21)
+        query.loc[21:30, "age"] = 200
+    else:
+        for col in ("age", "income", "start"):  # inside the reference range
+            query[col] = query[col].clip(ref[col].min(), ref[col].max())
     schema = make_schema(ref)
     space = fit_space(ref, schema, (query,))
     q, r = embed(query, space), embed(ref, space)
-    tree = nearest(q, r, space, k=2, method="tree")
-    full = np.sort(brute_force(query, ref, schema), axis=1)[:, :2]
-    np.testing.assert_allclose(tree, full, atol=1e-9)
-    np.testing.assert_allclose(nearest(q, r, space, k=2, method="brute"), full, atol=1e-5)
+    matrix = brute_force(query, ref, schema)  # ranges from ref, as in the space
+    full = np.sort(matrix, axis=1)[:, :3]
+    np.testing.assert_allclose(nearest(q, r, space, k=3, method="tree"), full, atol=1e-9)
+    np.testing.assert_allclose(nearest(q, r, space, k=3, method="brute"), full, atol=1e-5)
+    # Reference side out of range too (queries of the membership attack hit synthetic rows).
+    back = np.sort(matrix.T, axis=1)[:, :2]
+    np.testing.assert_allclose(nearest(r, q, space, k=2, method="tree"), back, atol=1e-9)
 
 
-def test_kd_tree_refuses_where_the_cap_binds() -> None:
+def test_kd_tree_refuses_wide_categoricals() -> None:
     ref, query = make_table(100, seed=8), make_table(50, seed=9)
-    query.loc[:3, "income"] = ref["income"].max() * 50
-    space = fit_space(ref, make_schema(ref), (query,))
-    with pytest.raises(ValueError, match="not an L1 embedding"):
+    ref["code"], query["code"] = ref.index.astype(str), query.index.astype(str)
+    schema = make_schema(ref)
+    schema["columns"].append({"name": "code", "role": "categorical"})
+    space = fit_space(ref, schema, (query,))
+    with pytest.raises(ValueError, match="no KD-tree path"):
         nearest(embed(query, space), embed(ref, space), space, method="tree")
 
 

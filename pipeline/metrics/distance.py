@@ -16,9 +16,9 @@ It is computed as an embedding instead of sdmetrics' pandas cross-merge:
 - missing numerics: value 0 plus a missing flag; xor of flags adds 1.
 Only a (chunk x chunk) block is ever in memory; a running k-smallest is kept per query row.
 
-When the distance is an exact L1 distance of an embedding (`neighbours.l1_embedding`: no
-cap can bind, no wide categoricals) `nearest` answers with a KD-tree instead (exact, float64,
-about O(log n) per query on clustered data instead of O(n)).
+Large references without wide categoricals go through a KD-tree instead (`neighbours`: an
+L1 lower bound of this distance, then an exact check of the candidates; about O(log n) per
+query on clustered data instead of O(n)); rows it cannot certify fall back to the scan.
 """
 
 from __future__ import annotations
@@ -166,22 +166,34 @@ def nearest(query: Embedded, reference: Embedded, space: DistanceSpace, k: int =
             chunk_rows: int = 2048, method: str = "auto") -> np.ndarray:
     """(n_query, k) smallest mean distances to `reference`, ascending; exact over all rows.
 
-    method: "brute" (chunked torch blocks), "tree" (KD-tree; only where the distance is an
-    exact L1 embedding, else ValueError) or "auto" (tree when possible and the reference has
-    at least TREE_MIN_ROWS rows). Missing reference neighbours (k > len(reference)) are +inf.
+    method: "brute" (chunked torch block scan), "tree" (KD-tree with an exact check, the
+    rows it cannot certify by block scan; ValueError where `neighbours.tree_ok` says no) or
+    "auto" (tree where it applies and the reference has at least TREE_MIN_ROWS rows).
+    Missing reference neighbours (k > len(reference)) are +inf.
     """
-    from pipeline.metrics.neighbours import TREE_MIN_ROWS, l1_embedding, tree_nearest
+    from pipeline.metrics.neighbours import TREE_MIN_ROWS, tree_nearest, tree_ok
 
     if method not in ("auto", "brute", "tree"):
         raise ValueError(f"method must be auto, brute or tree, not {method!r}")
+    nr = reference.values.shape[0]
+    if method == "tree" or (method == "auto" and nr >= TREE_MIN_ROWS):
+        if tree_ok([query, reference], space):
+            found, ok = tree_nearest(query, reference, space, k)
+            if not ok.all():
+                rest = np.nonzero(~ok)[0]
+                found[rest] = _scan(query.rows(rest), reference, space, k, chunk_rows)
+            return found / max(space.n_columns, 1)
+        if method == "tree":
+            raise ValueError("no KD-tree path here (wide categoricals or too many dimensions)")
+    return (_scan(query, reference, space, k, chunk_rows) / max(space.n_columns, 1)
+            ).clip(min=0)
+
+
+def _scan(query: Embedded, reference: Embedded, space: DistanceSpace, k: int,
+          chunk_rows: int) -> np.ndarray:
+    """(n_query, k) smallest summed distances by exact chunked block scan (float32)."""
     nq, nr = query.values.shape[0], reference.values.shape[0]
     in_range = _cap_free(query, reference)
-    if method == "tree" or (method == "auto" and nr >= TREE_MIN_ROWS):
-        pair = l1_embedding(query, reference, space)
-        if pair is not None:
-            return tree_nearest(pair[0], pair[1], k) / max(space.n_columns, 1)
-        if method == "tree":
-            raise ValueError("distance is not an L1 embedding here (capped or wide columns)")
     best = torch.full((nq, k), float("inf"), dtype=torch.float32)
     n_narrow = sum(not w for w in space.wide)
     for qs in range(0, nq, chunk_rows):
@@ -193,4 +205,4 @@ def nearest(query: Embedded, reference: Embedded, space: DistanceSpace, k: int =
             small = torch.topk(d, kk, dim=1, largest=False).values
             run = torch.topk(torch.cat([run, small], dim=1), k, dim=1, largest=False).values
         best[qs:qs + chunk_rows] = run
-    return (best / max(space.n_columns, 1)).clamp_(min=0).numpy().astype(np.float64)
+    return best.numpy().astype(np.float64)
