@@ -99,7 +99,7 @@ def child(work: Path) -> None:
     metrics = evaluate.run(params_from_dict({"seed": 42}), work / "prepared",
                            work / "synthetic.parquet", None, work / "reports")
     wall = time.perf_counter() - started
-    details = json.loads((work / "reports" / "metrics.json").read_text())["details"]
+    details = json.loads((work / "reports" / "details.json").read_text())
     print(json.dumps({"wall_s": round(wall, 1),
                       "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
                                             / 1024, 0),

@@ -76,7 +76,7 @@ def test_evaluate_scores_a_1000_level_column_and_says_so(tmp_path: Path) -> None
     metrics = evaluate.run(params, data_dir, syn, None, tmp_path / "out")
     assert 0.0 <= metrics["detection.auc"] <= 1.0
     assert metrics["utility.real_score"] is not None
-    details = json.loads((tmp_path / "out" / "metrics.json").read_text())["details"]
+    details = json.loads((tmp_path / "out" / "details.json").read_text())
     # Detection sees an equal-size sample of train (2,000 of 3,000 rows), utility all of it.
     assert details["high_cardinality"]["utility"]["title"] == {"levels": 1000, "kept": 254}
     det = details["high_cardinality"]["detection"]["title"]
@@ -95,7 +95,7 @@ def test_privacy_uses_the_full_training_table(tmp_path: Path) -> None:
     assert metrics["privacy.exact_copy_rate"] == 1.0
     assert metrics["privacy.dcr_share"] == 1.0
     assert metrics["privacy.dcr_synthetic_median"] == 0.0
-    details = json.loads((tmp_path / "out" / "metrics.json").read_text())["details"]
+    details = json.loads((tmp_path / "out" / "details.json").read_text())
     priv = details["sampling"]["privacy"]
     assert priv["reference_rows"] == {"train": 2000, "holdout": 800, "synthetic": 2000}
     assert priv["query_rows"]["synthetic"] == 300 and priv["query_subsampled"] is True
@@ -112,7 +112,9 @@ def test_query_subsample_states_its_standard_error(tmp_path: Path) -> None:
         params = params_from_dict({"evaluate": {"privacy_query_rows": cap,
                                                 "detection_folds": 2}})
         evaluate.run(params, data_dir, syn, None, tmp_path / str(cap))
-        runs[cap] = json.loads((tmp_path / str(cap) / "metrics.json").read_text())
+        out = tmp_path / str(cap)
+        runs[cap] = {**json.loads((out / "metrics.json").read_text()),
+                     "details": json.loads((out / "details.json").read_text())}
     sub, full = (runs[c]["details"]["sampling"]["privacy"] for c in (400, None))
     assert full["dcr_share_se"] == 0.0 and full["query_subsampled"] is False
     assert 0.005 < sub["dcr_share_se"] < 0.05
@@ -145,7 +147,7 @@ def test_evaluate_scores_another_tools_dtypes_and_all_null_column(tmp_path: Path
                                  _other_tool_sample(600, 92), target="grade")
     metrics = evaluate.run(params_from_dict({"evaluate": {"detection_folds": 2}}),
                            data_dir, syn, None, tmp_path / "out")
-    details = json.loads((tmp_path / "out" / "metrics.json").read_text())["details"]
+    details = json.loads((tmp_path / "out" / "details.json").read_text())
     coerced = " ".join(details["coerced_columns"])
     for col in ("user_id", "age", "income", "grade", "color", "smoker", "start"):
         assert col in coerced, col

@@ -2,8 +2,10 @@
 
 Reads data_dir/{train,holdout}.parquet, schema.json, metadata.json and the synthetic Parquet.
 Validates everything first (a synthetic table in other dtypes is converted to the real ones,
-`metrics.coerce`), computes every metric, then writes (atomically) metrics.json, plots/*.json
-and report.html into out_dir. Seeded throughout: same inputs -> same metrics.json.
+`metrics.coerce`), computes every metric, then writes (atomically) metrics.json (flat metric
+key -> number or null, for `dvc metrics`), details.json (rows, sampling, per-column and
+per-pair scores: what the report draws), plots/*.json and report.html into out_dir. Seeded
+throughout: same inputs -> same metrics.json and details.json.
 
 Sizes: fidelity, diagnostic, detection and utility score a seeded subsample of at most
 `evaluate.max_rows` rows per table; privacy always searches the complete train, holdout and
@@ -153,7 +155,8 @@ def compute_all(inputs: dict[str, Any], params: Params) -> dict[str, Any]:
 
 def run(params: Params, data_dir: Path, synthetic_path: Path, train_log_dir: Path | None,
         out_dir: Path) -> dict[str, Any]:
-    """Evaluate and write out_dir/{metrics.json, plots/*.json, report.html}; return metrics."""
+    """Evaluate and write out_dir/{metrics.json, details.json, plots/*.json, report.html};
+    return metrics."""
     inputs = load_inputs(data_dir, synthetic_path)
     result = compute_all(inputs, params)
     curves = read_curves(train_log_dir)
@@ -163,12 +166,13 @@ def run(params: Params, data_dir: Path, synthetic_path: Path, train_log_dir: Pat
                   params.gate.thresholds,
                   title=f"Synthetic data report: {inputs['schema'].get('dataset', 'table')}")
     out_dir = Path(out_dir)
-    write_json({**metrics, "details": details}, out_dir / "metrics.json")
+    write_json(metrics, out_dir / "metrics.json")
+    write_json(details, out_dir / "details.json")
     write_json([{"column": r["column"], "score": r["score"]} for r in details["column_shapes"]],
                out_dir / "plots" / "column_shapes.json")
     write_json(_clean(result["dcr"]), out_dir / "plots" / "dcr.json")
     with atomic_path(out_dir / "report.html") as tmp:
         tmp.write_text(page, encoding="utf-8")
-    log.info("evaluate: wrote %s, %s, %s", out_dir / "metrics.json", out_dir / "plots",
-             out_dir / "report.html")
+    log.info("evaluate: wrote %s, %s, %s, %s", out_dir / "metrics.json",
+             out_dir / "details.json", out_dir / "plots", out_dir / "report.html")
     return metrics
