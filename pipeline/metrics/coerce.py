@@ -105,6 +105,8 @@ def _to_bool(s: pd.Series, target: Any, label: str) -> pd.Series:
     bad = values.isna() & s.notna()
     if bad.any():
         raise _fail(label, s, bad, "booleans (true/false, yes/no, 1/0)")
+    if isinstance(target, pd.BooleanDtype):
+        return values
     if pd.api.types.is_bool_dtype(target) and not values.isna().any():
         return values.astype(bool)
     return values.astype(object).where(values.notna(), None)
