@@ -137,7 +137,7 @@ def generate(params_path: Path, model_path: Path, out_path: Path, rows: int | No
               default="reports/train", show_default=True,
               help="Training curves to include in the report (optional).")
 @click.option("--out-dir", type=click.Path(path_type=Path), default="reports",
-              show_default=True, help="metrics.json, plots/ and report.html go here.")
+              show_default=True, help="metrics.json, details.json, plots/ and report.html go here.")
 def evaluate(params_path: Path, data_dir: Path, synthetic_path: Path, train_log_dir: Path,
              out_dir: Path) -> None:
     """Score fidelity, detection, utility and privacy; write metrics, plots and a report."""

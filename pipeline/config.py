@@ -153,7 +153,10 @@ class EvaluateParams:
     """`evaluate:` scoring options."""
 
     detection_folds: int = 3
-    max_rows: int | None = None  # subsample real/synthetic rows beyond this (very large tables)
+    # Seeded cap on rows per table for fidelity, diagnostic, detection and utility (not privacy).
+    max_rows: int | None = 50_000
+    # Privacy: query rows per side (reference tables are always complete); null = all rows.
+    privacy_query_rows: int | None = 10_000
     distance_chunk_rows: int = 2048
     sdmetrics_dcr_rows: int = 0  # >0: also run sdmetrics' DCR metrics on this many rows (slow)
 
@@ -162,6 +165,8 @@ class EvaluateParams:
         _require(self.distance_chunk_rows >= 1, "evaluate.distance_chunk_rows", ">= 1")
         _require(self.sdmetrics_dcr_rows >= 0, "evaluate.sdmetrics_dcr_rows", ">= 0")
         _require(self.max_rows is None or self.max_rows >= 10, "evaluate.max_rows", ">= 10")
+        _require(self.privacy_query_rows is None or self.privacy_query_rows >= 10,
+                 "evaluate.privacy_query_rows", ">= 10")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from click.testing import CliRunner
 from pipeline import __version__
 from pipeline.cli import cli
 
+ROOT = Path(__file__).resolve().parents[1]
+
 COMMANDS = ["prepare", "train", "generate", "evaluate", "gate", "datasets"]
 
 
@@ -47,7 +49,8 @@ def test_bad_params_is_one_line_exit_2(tmp_path):
 
 
 def test_bad_condition_syntax_is_a_usage_error(tmp_path):
-    result = CliRunner().invoke(cli, ["generate", "--params", "params.yaml", "--condition", "oops"])
+    result = CliRunner().invoke(cli, ["generate", "--params", str(ROOT / "params.yaml"),
+                                      "--condition", "oops"])
     assert result.exit_code == 2
     assert "COLUMN=VALUE" in result.stderr
 

@@ -1,13 +1,17 @@
 """params.yaml validation: unknown keys, wrong types and bad values are one-line errors."""
 
+from pathlib import Path
+
 import pytest
 
 from pipeline.config import Params, load_params, params_from_dict
 from pipeline.errors import UserError
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def test_repo_params_yaml_loads_and_has_every_section():
-    params = load_params("params.yaml")
+    params = load_params(ROOT / "params.yaml")
     assert isinstance(params, Params)
     assert params.train.batch_size % params.train.pac == 0
 

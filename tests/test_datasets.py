@@ -1,5 +1,7 @@
 """The built-in dataset registry: every table loads with the shape the registry claims."""
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -10,6 +12,8 @@ from pipeline.config import PrepareParams, load_params
 from pipeline.data.registry import BUILTIN_DIR, DATASETS, DEFAULT_DATASET, load_dataset
 from pipeline.data.schema import infer_roles
 from pipeline.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("name", sorted(DATASETS))
@@ -40,7 +44,7 @@ def test_required_kinds_of_table_are_there():
 
 def test_default_dataset_is_real_mixed_and_has_missing_values():
     assert PrepareParams().dataset == DEFAULT_DATASET
-    params = load_params("params.yaml").prepare
+    params = load_params(ROOT / "params.yaml").prepare
     assert params.dataset == DEFAULT_DATASET and params.target == DATASETS[DEFAULT_DATASET].target
     df = load_dataset(DEFAULT_DATASET)
     roles = set(infer_roles(df).values())

@@ -1,8 +1,9 @@
 """The real pipeline under real DVC: `dvc repro` in a temporary git repository.
 
 Runs every stage on a small built-in dataset with a short training run, then checks the
-outputs, that a second `dvc repro` is a no-op, that re-running generate reproduces the same
-bytes (dvc.lock unchanged), and that a failing gate fails `dvc repro`.
+outputs, that the gate passed the repo's own privacy and validity thresholds, that a second
+`dvc repro` is a no-op, that re-running generate reproduces the same bytes (dvc.lock
+unchanged), and that a failing gate fails `dvc repro` with the codes the README documents.
 """
 
 import json
@@ -18,6 +19,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASET = "penguins"
+REPO_THRESHOLDS = yaml.safe_load((ROOT / "params.yaml").read_text())["gate"]["thresholds"]
+# The repo's thresholds except the marginals: 2 epochs cannot learn those; the privacy and
+# validity lines are the ones any model must pass, trained long or not.
+THRESHOLDS = {k: v for k, v in REPO_THRESHOLDS.items() if k != "fidelity.column_shapes"}
 
 
 def _run(args, cwd, check=True):
@@ -43,7 +48,7 @@ def repo(tmp_path_factory):
     params["train"].update(epochs=2, batch_size=50, pac=5, generator_dims=[32, 32],
                            discriminator_dims=[32, 32], embedding_dim=16)
     params["evaluate"]["detection_folds"] = 2
-    params["gate"]["thresholds"] = {"fidelity.column_shapes": 0.1}  # any trained model passes
+    params["gate"]["thresholds"] = THRESHOLDS
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     _run(["git", "init", "-q"], repo)
     _run(["git", "add", "-A"], repo)
@@ -65,8 +70,17 @@ def test_every_stage_ran_and_wrote_its_outputs(repo):
     assert len(synthetic) == len(real)
     metrics = json.loads((repo / "reports/metrics.json").read_text())
     assert 0.0 <= metrics["fidelity.column_shapes"] <= 1.0
-    assert (repo / "reports/report.html").stat().st_size > 1000
-    assert (repo / "reports/gate.json").is_file()
+    gate = json.loads((repo / "reports/gate.json").read_text())
+    assert len(THRESHOLDS) >= 4 and "privacy.exact_copy_rate" in THRESHOLDS
+    assert gate["passed"] is True
+    assert {c["metric"]: c["threshold"] for c in gate["checks"]} == THRESHOLDS
+    for check in gate["checks"]:  # the stored values really clear the thresholds
+        value = metrics[check["metric"]]
+        assert value == check["value"]
+        assert (value >= check["threshold"]) if check["direction"] == "maximize" else \
+            (value <= check["threshold"])
+    page = (repo / "reports/report.html").read_text()
+    assert "Gate: PASS" in page and "species" in page
 
 
 def test_second_repro_is_a_no_op(repo):
@@ -88,6 +102,13 @@ def test_failing_gate_fails_dvc_repro(repo):
     params["gate"]["thresholds"] = {"fidelity.column_shapes": 1.01}
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     proc = _run(["dvc", "repro", "gate"], repo, check=False)
-    assert proc.returncode != 0
+    # README: "the gate exits 3, DVC reports 255".
+    assert proc.returncode == 255, (proc.returncode, proc.stderr)
+    assert "exited with 3" in proc.stdout + proc.stderr, proc.stderr
     gate = json.loads((repo / "reports/gate.json").read_text())
     assert gate["passed"] is False
+    assert [c["metric"] for c in gate["checks"] if not c["passed"]] == ["fidelity.column_shapes"]
+    direct = _run(["synth", "gate", "--params", "params.yaml", "--metrics",
+                   "reports/metrics.json", "--out", str(repo / "gate_direct.json")], repo,
+                  check=False)
+    assert direct.returncode == 3 and "FAIL" in direct.stdout

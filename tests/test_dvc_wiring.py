@@ -61,6 +61,7 @@ def test_stage_outputs_feed_the_next_stage():
     assert outs(stages["train"])[0] in stages["generate"]["deps"]
     assert outs(stages["generate"])[0] in stages["evaluate"]["deps"]
     assert "reports/metrics.json" in outs(stages["evaluate"])
+    assert "reports/details.json" in outs(stages["evaluate"])
     assert "reports/metrics.json" in stages["gate"]["deps"]
 
 

@@ -84,7 +84,7 @@ def test_directions_come_from_the_registry(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("thresholds, message", [
     ({"fidelity.not_a_metric": 0.5}, "unknown metric key"),
-    ({"utility.ratio": 0.5}, "missing or null"),
+    ({"utility.ratio": 0.5}, "is missing from"),
 ])
 def test_bad_threshold_keys_exit_2(tmp_path: Path, thresholds: dict, message: str) -> None:
     metrics = tmp_path / "m.json"
@@ -116,3 +116,20 @@ def test_evaluate_rejects_bad_inputs(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, [*args, "--synthetic", str(tmp_path / "nope.parquet")])
     assert res.exit_code == 2 and "not found" in res.output
     assert not (tmp_path / "out").exists()
+
+
+def test_null_metric_is_a_failed_check_with_a_reason(tmp_path: Path) -> None:
+    """A metric evaluate could not compute (null) fails its check, exit 3, never exit 2."""
+    metrics = tmp_path / "m.json"
+    metrics.write_text(json.dumps({"utility.ratio": None, "fidelity.overall": 0.9}))
+    res = _gate(_params(tmp_path, {"utility.ratio": 0.5, "fidelity.overall": 0.8}), metrics,
+                tmp_path / "g.json")
+    assert res.exit_code == 3, res.output
+    gate = json.loads((tmp_path / "g.json").read_text())
+    assert gate["passed"] is False
+    checks = {c["metric"]: c for c in gate["checks"]}
+    bad, good = checks["utility.ratio"], checks["fidelity.overall"]
+    assert bad["metric"] == "utility.ratio" and bad["passed"] is False
+    assert bad["value"] is None and "not computable" in bad["reason"]
+    assert good["passed"] is True and good["reason"] == ""
+    assert "not computable" in res.output and "n/a" in res.output

@@ -19,17 +19,28 @@ from pipeline.metrics.features import model_matrix
 
 
 def detection_auc(real: pd.DataFrame, synthetic: pd.DataFrame, schema: dict[str, Any],
-                  folds: int, seed: int) -> dict[str, float]:
-    """detection.auc (pooled out-of-fold AUC) and detection.score = 1 - 2|auc - 0.5|."""
+                  folds: int, seed: int, pooled: dict[str, Any] | None = None
+                  ) -> dict[str, float]:
+    """detection.auc (pooled out-of-fold AUC) and detection.score = 1 - 2|auc - 0.5|.
+
+    `pooled`, when given, receives the columns whose rare levels shared one code
+    (`features.model_matrix`).
+    """
     n = min(len(real), len(synthetic))
     rng = np.random.default_rng(seed)
     # Equal class sizes: the AUC then reads the same whatever the generate row count was.
     real_s = real.iloc[np.sort(rng.choice(len(real), n, replace=False))]
     syn_s = synthetic.iloc[np.sort(rng.choice(len(synthetic), n, replace=False))]
-    (x_real, x_syn), categorical = model_matrix([real_s, syn_s], schema)
+    (x_real, x_syn), categorical, pooled_here = model_matrix([real_s, syn_s], schema)
+    if pooled is not None:
+        pooled.update(pooled_here)
     if x_real.shape[1] == 0:
         return {"detection.auc": 0.5, "detection.score": 1.0}
     x = np.vstack([x_real, x_syn])
+    keep = ~np.isnan(x).all(axis=0)  # no value on either side: nothing to tell apart
+    x, categorical = x[:, keep], [c for c, k in zip(categorical, keep) if k]
+    if x.shape[1] == 0:
+        return {"detection.auc": 0.5, "detection.score": 1.0}
     y = np.r_[np.zeros(n), np.ones(n)]
     oof = np.zeros(2 * n)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)

@@ -1,7 +1,10 @@
 """Column roles from schema.json and the encodings the metrics share.
 
 `model_matrix` feeds the tree classifiers (categoricals as integer codes flagged categorical,
-datetimes as seconds, ids and constants dropped); `row_keys` gives a hash per row for
+datetimes as seconds, ids and constants dropped). HistGradientBoosting takes at most
+`TREE_LEVELS` (255) levels per categorical feature, so a column with more keeps its
+`TREE_LEVELS - 1` most frequent levels (frequency in the first, reference frame) and pools the
+rest into one shared code; `row_keys` gives a hash per row for
 exact-copy checks that does not depend on dtype details (int vs float, category vs object).
 """
 
@@ -15,6 +18,7 @@ import pandas as pd
 NUMERIC_ROLES = ("numerical", "integer")
 DISCRETE_ROLES = ("categorical", "boolean")
 SKIP_ROLES = ("id", "constant")
+TREE_LEVELS = 255  # sklearn HistGradientBoosting: categorical cardinality <= max_bins (255)
 
 
 def roles(schema: dict[str, Any]) -> dict[str, str]:
@@ -46,22 +50,33 @@ def as_text(series: pd.Series) -> pd.Series:
 
 
 def model_matrix(frames: list[pd.DataFrame], schema: dict[str, Any],
-                 exclude: tuple[str, ...] = ()) -> tuple[list[np.ndarray], list[bool]]:
+                 exclude: tuple[str, ...] = ()
+                 ) -> tuple[list[np.ndarray], list[bool], dict[str, dict[str, int]]]:
     """Encode several frames identically for HistGradientBoosting.
 
-    Returns one float matrix per frame and the categorical-feature mask. Category codes come
-    from the union of levels over all frames, sorted, so the coding is deterministic.
+    Returns one float matrix per frame, the categorical-feature mask and the pooled columns
+    ({column: {"levels": distinct levels over all frames, "kept": levels with their own
+    code}}; empty when every column fits). Category codes are deterministic: up to
+    TREE_LEVELS levels each get a code in sorted order; beyond that the TREE_LEVELS - 1 most
+    frequent levels of frames[0] (ties by name) keep a code and every other level shares one.
     """
     cols = usable_columns(schema, exclude)
     role = roles(schema)
     blocks: list[list[np.ndarray]] = [[] for _ in frames]
     mask: list[bool] = []
+    pooled: dict[str, dict[str, int]] = {}
     for col in cols:
         if role[col] in DISCRETE_ROLES:
             texts = [as_text(f[col]) for f in frames]
             levels = sorted(set().union(*(set(t.dropna()) for t in texts)))
+            if len(levels) > TREE_LEVELS:
+                levels = _top_levels(texts[0], levels, TREE_LEVELS - 1)
+                pooled[col] = {"levels": len(set().union(*(set(t.dropna()) for t in texts))),
+                               "kept": len(levels)}
             for block, text in zip(blocks, texts):
                 codes = pd.Categorical(text, categories=levels).codes.astype(np.float64)
+                if col in pooled:  # not kept (and present): the shared "other" code
+                    codes[(codes < 0) & text.notna().to_numpy()] = len(levels)
                 codes[codes < 0] = np.nan  # HGB treats NaN as missing, its own branch
                 block.append(codes)
             mask.append(True)
@@ -70,7 +85,15 @@ def model_matrix(frames: list[pd.DataFrame], schema: dict[str, Any],
                 block.append(as_float(frame[col]))
             mask.append(False)
     mats = [np.column_stack(b) if b else np.zeros((len(f), 0)) for b, f in zip(blocks, frames)]
-    return mats, mask
+    return mats, mask, pooled
+
+
+def _top_levels(reference: pd.Series, levels: list[str], keep: int) -> list[str]:
+    """The `keep` most frequent levels of `reference` (ties and unseen levels by name)."""
+    counts = reference.value_counts().reindex(levels, fill_value=0)
+    order = pd.DataFrame({"level": levels, "n": counts.to_numpy()})
+    order = order.sort_values(["n", "level"], ascending=[False, True], kind="mergesort")
+    return sorted(order["level"].head(keep).tolist())
 
 
 def row_keys(frame: pd.DataFrame, schema: dict[str, Any]) -> np.ndarray:

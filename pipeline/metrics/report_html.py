@@ -10,6 +10,7 @@ import html
 import math
 from typing import Any
 
+from pipeline.metrics.gating import absent_keys, check_rows
 from pipeline.metrics.registry import METRICS
 from pipeline.metrics.svg import bars, heatmap, lines
 
@@ -32,6 +33,7 @@ def _value(v: Any) -> str:
 def score_table(metrics: dict[str, Any], thresholds: dict[str, float]) -> str:
     """Every registry metric present in `metrics`: value, direction, ideal, gate, meaning."""
     gate_head = "<th>gate</th>" if thresholds else ""
+    checks = {r["metric"]: r for r in check_rows(metrics, thresholds)}
     rows = ["<tr><th>metric</th><th>value</th><th>better</th><th>ideal</th>"
             f"{gate_head}<th>meaning</th></tr>"]
     for key, info in METRICS.items():
@@ -41,15 +43,70 @@ def score_table(metrics: dict[str, Any], thresholds: dict[str, float]) -> str:
         arrow = "higher" if info.goal == "maximize" else "lower"
         ideal = "baseline" if info.ideal is None else f"{info.ideal:g}"
         gate = "<td></td>" if thresholds else ""
-        if key in thresholds and value is not None:
-            ok = info.passes(float(value), thresholds[key])
+        if key in checks:
+            ok, why = checks[key]["passed"], checks[key]["reason"]
             sign = ">=" if info.goal == "maximize" else "<="
             gate = (f'<td><span class="{"pass" if ok else "fail"}">{sign} {thresholds[key]:g} '
-                    f'{"pass" if ok else "FAIL"}</span></td>')
-        rows.append(f"<tr><td><code>{html.escape(key)}</code></td><td class='num'>"
-                    f"{_value(value)}</td><td>{arrow}</td><td>{ideal}</td>{gate}"
-                    f"<td>{html.escape(info.description)}</td></tr>")
+                    f'{"pass" if ok else "FAIL"}{": " + html.escape(why) if why else ""}'
+                    f'</span></td>')
+        rows.append(f"<tr id='metric-{html.escape(key)}'><td><code>{html.escape(key)}</code>"
+                    f"</td><td class='num'>{_value(value)}</td><td>{arrow}</td><td>{ideal}</td>"
+                    f"{gate}<td>{html.escape(info.description)}</td></tr>")
     return "<table>" + "".join(rows) + "</table>"
+
+
+def verdict(metrics: dict[str, Any], thresholds: dict[str, float]) -> str:
+    """One line: the gate's verdict on these metrics (the same rule as `synth gate`)."""
+    if not thresholds:
+        return "<p id='gate-verdict' class='muted'>Gate: no thresholds set.</p>"
+    rows = check_rows(metrics, thresholds)
+    absent = absent_keys(metrics, thresholds)
+    failed = [r["metric"] for r in rows if not r["passed"]]
+    if absent:
+        text, cls = (f"Gate: ERROR, threshold(s) on metrics this run did not write: "
+                     f"{', '.join(absent)}", "fail")
+    elif failed:
+        text, cls = f"Gate: FAIL, {len(failed)} of {len(rows)} checks failed: " + \
+            ", ".join(failed), "fail"
+    else:
+        text, cls = f"Gate: PASS, all {len(rows)} checks passed.", "pass"
+    return f"<p id='gate-verdict' class='{cls}'><strong>{html.escape(text)}</strong></p>"
+
+
+def notes(details: dict[str, Any]) -> str:
+    """What evaluate did to the data: subsamples, pooled categories, converted dtypes."""
+    items = []
+    samp = details.get("sampling", {})
+    if samp.get("subsampled"):
+        rows = ", ".join(f"{k}: {v}" for k, v in samp["scored_rows"].items())
+        items.append(f"Fidelity, diagnostic, detection and utility scored a seeded subsample "
+                     f"(evaluate.max_rows = {samp['max_rows']}; {rows}); detection AUC "
+                     f"standard error {_value(samp.get('detection_auc_se'))}.")
+    priv = samp.get("privacy", {})
+    if priv:
+        q = priv["query_rows"]
+        ref = ", ".join(f"{k}: {v}" for k, v in priv["reference_rows"].items())
+        text = (f"Privacy: nearest neighbours over the complete tables ({ref}), "
+                f"{priv['method']}; exact copies over all rows.")
+        if priv.get("query_subsampled"):
+            text += (f" Seeded query subsample: {q['synthetic']} synthetic and {q['holdout']} "
+                     f"holdout rows; standard error of dcr_share "
+                     f"{_value(priv['dcr_share_se'])}.")
+        text += (f" Membership attack on {q['mia_members']} members and as many non-members,"
+                 f" AUC standard error {_value(priv.get('mia_auc_se'))}.")
+        items.append(text)
+    for where, pooled in details.get("high_cardinality", {}).items():
+        for col, info in pooled.items():
+            items.append(f"{where}: column {col} has {info['levels']} levels; its "
+                         f"{info['kept']} most frequent (in the real rows) keep a code and the "
+                         f"rest share one (gradient boosting takes at most 255).")
+    if details.get("coerced_columns"):
+        items.append("Synthetic columns converted to the real dtypes: "
+                     + "; ".join(details["coerced_columns"]) + ".")
+    if not items:
+        return ""
+    return ("<h2>How this was scored</h2><ul id='scoring-notes'>"
+            + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>")
 
 
 def pair_heatmap(pairs: list[dict[str, Any]]) -> str:
@@ -79,7 +136,8 @@ def render(metrics: dict[str, Any], details: dict[str, Any], distributions: dict
              f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
              f"<h1>{html.escape(title)}</h1>",
              f"<p class='muted'>{html.escape(_summary(details))}</p>",
-             "<h2>Scores</h2>", score_table(metrics, thresholds)]
+             verdict(metrics, thresholds),
+             "<h2>Scores</h2>", score_table(metrics, thresholds), notes(details)]
     shapes = details.get("column_shapes", [])
     if shapes:
         parts += ["<h2>Column shapes</h2><div class='grid'>",

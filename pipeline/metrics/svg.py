@@ -40,12 +40,21 @@ def _legend(names: Sequence[str], x: float, y: float) -> list[str]:
     return out
 
 
-def bars(labels: Sequence[str], series: dict[str, Sequence[float]], title: str,
+def _finite(v: float | None) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v)
+
+
+def bars(labels: Sequence[str], series: dict[str, Sequence[float | None]], title: str,
          w: int = 360, h: int = 220) -> str:
-    """Grouped vertical bars, one group per label (category shares, histogram bins)."""
+    """Grouped vertical bars, one group per label (category shares, histogram bins).
+
+    A missing value (None / NaN: a score sdmetrics could not compute) draws no bar but a
+    grey "n/a" mark at the axis, so it cannot pass for a zero.
+    """
     left, right, top, bottom = 40, 10, 24, 58
     pw, ph = w - left - right, h - top - bottom
-    vmax = max([max(v, default=0) for v in series.values()] + [1e-12])
+    vmax = max([max((x for x in v if _finite(x)), default=0) for v in series.values()]
+               + [1e-12])
     n, k = max(len(labels), 1), max(len(series), 1)
     gw = pw / n
     bw = gw * 0.85 / k
@@ -57,8 +66,12 @@ def bars(labels: Sequence[str], series: dict[str, Sequence[float]], title: str,
             f'<text x="{left - 4}" y="{top + ph}" font-size="9" text-anchor="end">0</text>']
     for si, values in enumerate(series.values()):
         for i, v in enumerate(values):
-            bh = ph * (v / vmax) if v > 0 else 0
             x = left + i * gw + gw * 0.075 + si * bw
+            if not _finite(v):
+                body.append(f'<text x="{x + bw / 2:.1f}" y="{top + ph - 2}" font-size="8" '
+                            f'fill="#888" text-anchor="middle">n/a</text>')
+                continue
+            bh = ph * (v / vmax) if v > 0 else 0
             body.append(f'<rect x="{x:.1f}" y="{top + ph - bh:.1f}" width="{bw:.1f}" '
                         f'height="{bh:.1f}" fill="{PALETTE[si]}" fill-opacity="0.8"/>')
     step = max(1, math.ceil(n / 8))  # at most ~8 tick labels keep the axis readable

@@ -20,7 +20,8 @@ from pipeline.metrics.features import DISCRETE_ROLES, as_float, as_text, model_m
 
 def utility_scores(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
                    schema: dict[str, Any], seed: int) -> dict[str, Any]:
-    """utility.* metrics and the task/score name; empty when schema has no target."""
+    """utility.* metrics plus "task" (score name) and "pooled" (columns whose rare levels
+    shared one code, see `features.model_matrix`); empty when schema has no target."""
     target = schema.get("target")
     if not target:
         return {}
@@ -28,7 +29,7 @@ def utility_scores(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.Dat
     if role is None:
         raise UserError(f"schema.json: target '{target}' is not one of its columns")
     frames = [f[f[target].notna()] for f in (train, holdout, synthetic)]
-    (x_tr, x_ho, x_sy), categorical = model_matrix(frames, schema, exclude=(target,))
+    (x_tr, x_ho, x_sy), categorical, pooled = model_matrix(frames, schema, exclude=(target,))
     classify = role in DISCRETE_ROLES
     if classify:
         ys = [as_text(f[target]).to_numpy(dtype=object).astype(str) for f in frames]
@@ -40,14 +41,18 @@ def utility_scores(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.Dat
     # A real score <= 0 (R^2 worse than the mean) leaves no utility to keep a share of.
     ratio = syn / real if real > 0 else float("nan")
     return {"utility.synthetic_score": syn, "utility.real_score": real, "utility.ratio": ratio,
-            "task": "classification (macro F1)" if classify else "regression (R^2)"}
+            "task": "classification (macro F1)" if classify else "regression (R^2)",
+            "pooled": pooled}
 
 
 def _fit_score(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
                categorical: list[bool], classify: bool, seed: int) -> float:
+    # A feature with no value at all in the fitting rows (a synthetic column that came out
+    # all null) carries nothing and makes HistGradientBoosting's binning fail: leave it out.
+    keep = ~np.isnan(x).all(axis=0) if len(x) else np.zeros(x.shape[1], dtype=bool)
+    x, x_test, cats = x[:, keep], x_test[:, keep], np.array(categorical, dtype=bool)[keep]
     if len(y) == 0 or x.shape[1] == 0:
         return 0.0
-    cats = np.array(categorical)
     if classify:
         if len(np.unique(y)) < 2:  # a synthetic set with one class cannot learn anything
             return float(f1_score(y_test, np.full(len(y_test), y[0]), average="macro"))

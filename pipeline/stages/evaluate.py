@@ -1,8 +1,16 @@
 """`synth evaluate`: score synthetic rows against the real splits; write metrics, plots, report.
 
 Reads data_dir/{train,holdout}.parquet, schema.json, metadata.json and the synthetic Parquet.
-Validates everything first, computes every metric, then writes (atomically) metrics.json,
-plots/*.json and report.html into out_dir. Seeded throughout: same inputs -> same metrics.json.
+Validates everything first (a synthetic table in other dtypes is converted to the real ones,
+`metrics.coerce`), computes every metric, then writes (atomically) metrics.json (flat metric
+key -> number or null, for `dvc metrics`), details.json (rows, sampling, per-column and
+per-pair scores: what the report draws), plots/*.json and report.html into out_dir. Seeded
+throughout: same inputs -> same metrics.json and details.json.
+
+Sizes: fidelity, diagnostic, detection and utility score a seeded subsample of at most
+`evaluate.max_rows` rows per table; privacy always searches the complete train, holdout and
+synthetic tables and queries at most `evaluate.privacy_query_rows` rows per side. The details
+(and the report) state the rows used and the standard errors the subsampling adds.
 """
 
 from __future__ import annotations
@@ -18,11 +26,12 @@ import pandas as pd
 from pipeline.config import Params
 from pipeline.errors import UserError
 from pipeline.io import atomic_path, read_json, read_table, write_json
+from pipeline.metrics.coerce import coerce_like
 from pipeline.metrics.curves import read_curves
 from pipeline.metrics.detection import detection_auc
 from pipeline.metrics.fidelity import compute_fidelity
 from pipeline.metrics.plots import distributions, histogram_rows
-from pipeline.metrics.privacy import compute_privacy, sdmetrics_dcr
+from pipeline.metrics.privacy import auc_se, compute_privacy, sdmetrics_dcr
 from pipeline.metrics.registry import METRICS
 from pipeline.metrics.report_html import render
 from pipeline.metrics.utility import utility_scores
@@ -57,8 +66,9 @@ def load_inputs(data_dir: Path, synthetic_path: Path) -> dict[str, Any]:
                             f"(missing: {missing or 'none'}, unexpected: {extra or 'none'})")
         if len(frame) == 0:
             raise UserError(f"{label} table has no rows")
+    coerced, notes = coerce_like(synthetic[expected], train, schema, synthetic_path)
     return {"train": train[expected], "holdout": holdout[expected],
-            "synthetic": synthetic[expected], "schema": schema, "metadata": metadata}
+            "synthetic": coerced, "schema": schema, "metadata": metadata, "coerced": notes}
 
 
 def _cap(frame: pd.DataFrame, max_rows: int | None, seed: int) -> pd.DataFrame:
@@ -83,9 +93,10 @@ def _clean(value: Any) -> Any:
 def compute_all(inputs: dict[str, Any], params: Params) -> dict[str, Any]:
     """Every metric; returns {metrics, details, dcr, distributions} (no file I/O)."""
     ev, seed = params.evaluate, params.seed
-    train = _cap(inputs["train"], ev.max_rows, seed)
-    holdout = _cap(inputs["holdout"], ev.max_rows, seed + 1)
-    synthetic = _cap(inputs["synthetic"], ev.max_rows, seed + 2)
+    full = {k: inputs[k] for k in ("train", "holdout", "synthetic")}
+    train = _cap(full["train"], ev.max_rows, seed)
+    holdout = _cap(full["holdout"], ev.max_rows, seed + 1)
+    synthetic = _cap(full["synthetic"], ev.max_rows, seed + 2)
     schema, metadata = inputs["schema"], inputs["metadata"]
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -93,29 +104,45 @@ def compute_all(inputs: dict[str, Any], params: Params) -> dict[str, Any]:
     timings["fidelity"] = time.perf_counter() - t0
     metrics: dict[str, Any] = dict(fid.metrics)
     t0 = time.perf_counter()
-    metrics.update(detection_auc(train, synthetic, schema, ev.detection_folds, seed))
+    pooled_detection: dict[str, Any] = {}
+    metrics.update(detection_auc(train, synthetic, schema, ev.detection_folds, seed,
+                                 pooled_detection))
     timings["detection"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     util = utility_scores(train, holdout, synthetic, schema, seed)
     task = util.pop("task", None)
+    pooled_utility = util.pop("pooled", {})
     metrics.update(util)
     timings["utility"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    priv = compute_privacy(train, holdout, synthetic, schema, seed, ev.distance_chunk_rows)
+    # Privacy: complete reference tables, only the query side sampled (privacy.py).
+    priv = compute_privacy(full["train"], full["holdout"], full["synthetic"], schema, seed,
+                           ev.distance_chunk_rows, ev.privacy_query_rows)
     metrics.update(priv.metrics)
     timings["privacy"] = time.perf_counter() - t0
     if ev.sdmetrics_dcr_rows > 0:
         t0 = time.perf_counter()
-        metrics.update(sdmetrics_dcr(train, holdout, synthetic, metadata,
-                                     ev.sdmetrics_dcr_rows, seed))
+        metrics.update(sdmetrics_dcr(full["train"], full["holdout"], full["synthetic"],
+                                     metadata, ev.sdmetrics_dcr_rows, seed))
         timings["sdmetrics_dcr"] = time.perf_counter() - t0
     unknown = set(metrics) - set(METRICS)
     if unknown:  # a metric without a registry entry could never be gated or explained
         raise RuntimeError(f"metrics missing from the registry: {sorted(unknown)}")
     for name, seconds in timings.items():
         log.info("evaluate: %s %.1f s", name, seconds)
-    details = {"rows": {"train": len(train), "holdout": len(holdout),
-                        "synthetic": len(synthetic)},
+    n_det = min(len(train), len(synthetic))
+    details = {"rows": {k: len(v) for k, v in full.items()},
+               "sampling": {
+                   "max_rows": ev.max_rows,
+                   "scored_rows": {"train": len(train), "holdout": len(holdout),
+                                   "synthetic": len(synthetic)},
+                   "subsampled": any(len(a) < len(b) for a, b in
+                                     zip((train, holdout, synthetic), full.values())),
+                   "applies_to": "fidelity, diagnostic, detection, utility",
+                   "detection_auc_se": auc_se(metrics["detection.auc"], n_det, n_det),
+                   "privacy": priv.sampling},
+               "high_cardinality": {"detection": pooled_detection, "utility": pooled_utility},
+               "coerced_columns": inputs.get("coerced", []),
                "utility_task": task, "dcr_share_raw": priv.raw_share,
                "column_shapes": fid.column_shapes,
                "pair_trends": fid.pair_trends}
@@ -123,12 +150,13 @@ def compute_all(inputs: dict[str, Any], params: Params) -> dict[str, Any]:
                           "holdout_to_train": priv.dcr_holdout_train,
                           "synthetic_to_holdout": priv.dcr_synthetic_holdout})
     return {"metrics": metrics, "details": details, "dcr": dcr,
-            "distributions": distributions(train, synthetic, schema)}
+            "distributions": distributions(full["train"], full["synthetic"], schema)}
 
 
 def run(params: Params, data_dir: Path, synthetic_path: Path, train_log_dir: Path | None,
         out_dir: Path) -> dict[str, Any]:
-    """Evaluate and write out_dir/{metrics.json, plots/*.json, report.html}; return metrics."""
+    """Evaluate and write out_dir/{metrics.json, details.json, plots/*.json, report.html};
+    return metrics."""
     inputs = load_inputs(data_dir, synthetic_path)
     folds = params.evaluate.detection_folds
     small = [f"{k} {len(inputs[k])}" for k in ("train", "synthetic") if len(inputs[k]) < folds]
@@ -139,15 +167,17 @@ def run(params: Params, data_dir: Path, synthetic_path: Path, train_log_dir: Pat
     curves = read_curves(train_log_dir)
     metrics = _clean(result["metrics"])
     details = _clean(result["details"])
-    page = render(metrics, details, result["distributions"], result["dcr"], curves, {},
+    page = render(metrics, details, result["distributions"], result["dcr"], curves,
+                  params.gate.thresholds,
                   title=f"Synthetic data report: {inputs['schema'].get('dataset', 'table')}")
     out_dir = Path(out_dir)
-    write_json({**metrics, "details": details}, out_dir / "metrics.json")
+    write_json(metrics, out_dir / "metrics.json")
+    write_json(details, out_dir / "details.json")
     write_json([{"column": r["column"], "score": r["score"]} for r in details["column_shapes"]],
                out_dir / "plots" / "column_shapes.json")
     write_json(_clean(result["dcr"]), out_dir / "plots" / "dcr.json")
     with atomic_path(out_dir / "report.html") as tmp:
         tmp.write_text(page, encoding="utf-8")
-    log.info("evaluate: wrote %s, %s, %s", out_dir / "metrics.json", out_dir / "plots",
-             out_dir / "report.html")
+    log.info("evaluate: wrote %s, %s, %s, %s", out_dir / "metrics.json",
+             out_dir / "details.json", out_dir / "plots", out_dir / "report.html")
     return metrics

@@ -1,7 +1,10 @@
 """`synth gate`: turn metrics.json into pass/fail against params gate.thresholds.
 
 Direction per metric comes from the registry (maximize: value >= threshold, minimize:
-value <= threshold). Writes gate.json, prints a table, raises GateFailed (exit 3) on failure.
+value <= threshold); the rule lives in `pipeline.metrics.gating` (the report shows the same
+verdict). A null (not computable) metric is a failed check with its reason. Writes gate.json,
+prints a table, raises GateFailed (exit 3) on failure; a threshold key that is unknown or
+absent from metrics.json is a UserError (exit 2).
 """
 
 from __future__ import annotations
@@ -14,34 +17,34 @@ import click
 from pipeline.config import Params
 from pipeline.errors import GateFailed, UserError
 from pipeline.io import read_json, write_json
-from pipeline.metrics.registry import METRICS
+from pipeline.metrics.gating import absent_keys, check_rows, unknown_keys
 
 
 def check(metrics: dict[str, Any], thresholds: dict[str, float],
           metrics_path: Path | str = "metrics.json") -> list[dict[str, Any]]:
     """One check row per threshold; unknown or absent metric keys are a UserError."""
-    unknown = sorted(k for k in thresholds if k not in METRICS)
+    unknown = unknown_keys(thresholds)
     if unknown:
         raise UserError(f"gate.thresholds: unknown metric key(s) {', '.join(unknown)} "
                         f"(known: see pipeline/metrics/registry.py or docs/metrics.md)")
-    rows = []
-    for key, threshold in thresholds.items():
-        value = metrics.get(key)
-        if value is None:
-            raise UserError(f"gate.thresholds: metric {key} is missing or null in {metrics_path}"
-                            " (e.g. utility.* needs prepare.target)")
-        info = METRICS[key]
-        rows.append({"metric": key, "value": float(value), "threshold": float(threshold),
-                     "direction": info.goal, "passed": info.passes(float(value), threshold)})
-    return rows
+    absent = absent_keys(metrics, thresholds)
+    if absent:
+        raise UserError(f"gate.thresholds: metric {', '.join(absent)} is missing from "
+                        f"{metrics_path} (e.g. utility.* needs prepare.target)")
+    return check_rows(metrics, thresholds)
+
+
+def _shown(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
     """Readable fixed-width table for the console / CI log."""
     head = ("metric", "value", "rule", "result")
-    body = [(r["metric"], f"{r['value']:.4f}",
+    body = [(r["metric"], _shown(r["value"]),
              (">= " if r["direction"] == "maximize" else "<= ") + f"{r['threshold']:g}",
-             "pass" if r["passed"] else "FAIL") for r in rows]
+             ("pass" if r["passed"] else "FAIL") + (f" ({r['reason']})" if r["reason"] else ""))
+            for r in rows]
     widths = [max(len(x[i]) for x in [head, *body]) for i in range(4)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip()
              for line in [head, *body]]
@@ -62,7 +65,7 @@ def run(params: Params, metrics_path: Path, out_path: Path) -> dict[str, Any]:
     else:
         click.echo("gate: no thresholds set (gate.thresholds is empty); passing")
     if failed:
-        names = ", ".join(f"{r['metric']}={r['value']:.4f}" for r in failed)
+        names = ", ".join(f"{r['metric']}={_shown(r['value'])}" for r in failed)
         raise GateFailed(f"{len(failed)} of {len(rows)} checks failed: {names}")
     click.echo(f"gate: all {len(rows)} checks passed")
     return result
