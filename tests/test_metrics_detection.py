@@ -49,3 +49,19 @@ def test_utility_classification_and_regression() -> None:
 
 def test_no_target_no_utility() -> None:
     assert utility_scores(REAL, REAL, REAL, SCHEMA, seed=0) == {}
+
+
+def test_integer_target_with_few_values_is_a_classification() -> None:
+    """A 0/1 integer label (german_credit's `risk`) is scored by macro F1, not R^2."""
+    hold, good = make_table(400, seed=43), make_table(800, seed=44)
+    frames = []
+    for f in (REAL, hold, good):
+        f = f.copy()
+        f["flag"] = (f["income"] > f["income"].median()).astype("int64")
+        frames.append(f)
+    schema = make_schema(frames[0], target="flag")
+    schema["columns"].append({"name": "flag", "role": "integer", "dtype": "int64",
+                              "missing_rate": 0.0, "min": 0.0, "max": 1.0})
+    res = utility_scores(*frames, schema, seed=0)
+    assert res["task"].startswith("classification")
+    assert res["utility.real_score"] > 0.5 and 0.8 < res["utility.ratio"] < 1.2

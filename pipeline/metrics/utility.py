@@ -18,6 +18,9 @@ from pipeline.errors import UserError
 from pipeline.metrics.features import DISCRETE_ROLES, as_float, as_text, model_matrix, roles
 
 
+MAX_INTEGER_CLASSES = 10
+
+
 def utility_scores(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
                    schema: dict[str, Any], seed: int) -> dict[str, Any]:
     """utility.* metrics plus "task" (score name) and "pooled" (columns whose rare levels
@@ -30,7 +33,9 @@ def utility_scores(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.Dat
         raise UserError(f"schema.json: target '{target}' is not one of its columns")
     frames = [f[f[target].notna()] for f in (train, holdout, synthetic)]
     (x_tr, x_ho, x_sy), categorical, pooled = model_matrix(frames, schema, exclude=(target,))
-    classify = role in DISCRETE_ROLES
+    # An integer label with few values (0/1 risk, a 1-5 rating) is a class, not a quantity.
+    classify = role in DISCRETE_ROLES or (
+        role == "integer" and frames[0][target].nunique() <= MAX_INTEGER_CLASSES)
     if classify:
         ys = [as_text(f[target]).to_numpy(dtype=object).astype(str) for f in frames]
     else:
