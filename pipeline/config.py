@@ -72,6 +72,9 @@ class TransformParams:
     # quantile encoding: a column with at most this many distinct values keeps them all and
     # decodes to exactly those values, at their real rates (point masses, integer lattices).
     exact_values_max: int = 2000
+    # find exact rules between numeric columns (A <= B, C = A + B, B = f(A)) and keep them
+    # in generated rows (pipeline/tabular/constraints.py)
+    constraints: bool = True
 
     def check(self) -> None:
         _require(self.max_modes >= 1, "transform.max_modes", ">= 1")

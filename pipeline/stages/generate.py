@@ -45,6 +45,9 @@ class ConditionPlan:
         return matrix * self.keep.to(matrix.device) + self.value.to(matrix.device)
 
 
+REJECTION_ROUNDS = 8
+
+
 def run(params: Params, model_path: Path, out_path: Path, rows: int | None = None,
         conditions: dict[str, Any] | None = None, seed: int | None = None) -> None:
     """Write `rows` (default generate.rows, else the training row count) rows to `out_path`."""
@@ -106,8 +109,39 @@ def iter_chunks(model: Any, transformer: Any, n: int, plan: ConditionPlan, seed:
     rng = np.random.default_rng(seed)
     for start in range(0, n, chunk_rows):
         size = min(chunk_rows, n - start)
-        matrix = plan.apply(model.sample(size, plan.native, generator))
-        yield transformer.inverse_transform(matrix, generator=rng, start_row=start)
+        if not transformer.has_order_rules:
+            matrix = plan.apply(model.sample(size, plan.native, generator))
+            yield transformer.inverse_transform(matrix, generator=rng, start_row=start)
+        else:
+            yield _rows_keeping_rules(model, transformer, size, plan, generator, rng, start)
+
+
+def _rows_keeping_rules(model: Any, transformer: Any, size: int, plan: ConditionPlan,
+                        generator: torch.Generator, rng: np.random.Generator,
+                        start: int) -> pd.DataFrame:
+    """`size` decoded rows that keep the transformer's order rules (A <= B): draw, keep the
+    rows that satisfy them, draw again for the rest, sized by the observed acceptance rate.
+    Bounded: after REJECTION_ROUNDS the rest is taken as drawn (and logged)."""
+    parts, have, rate = [], 0, 1.0
+    for _ in range(REJECTION_ROUNDS):
+        want = size - have
+        draw = min(int(want / max(rate, 0.05) * 1.1) + 16, 20 * size + 16)
+        frame = transformer.inverse_transform(plan.apply(model.sample(draw, plan.native,
+                                                                      generator)),
+                                              generator=rng, start_row=start)
+        ok = transformer.satisfied(frame)
+        rate = max(float(ok.mean()), 1e-3)
+        kept = frame[ok].head(want)
+        parts.append(kept)
+        have += len(kept)
+        if have >= size:
+            break
+    else:
+        logger.warning("generate: %d of %d rows break an exact rule between columns after %d "
+                       "rounds of redraws; kept as drawn", size - have, size, REJECTION_ROUNDS)
+        parts.append(frame[~ok].head(size - have))
+    out = pd.concat(parts, ignore_index=True)
+    return transformer.number_ids(out, start)
 
 
 def arrow_schema(transformer: Any) -> pa.Schema:

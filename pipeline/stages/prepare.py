@@ -20,6 +20,7 @@ from pipeline.data.split import split_table
 from pipeline.data.validate import load_source, require_modelable, validate_table
 from pipeline.log import logger
 from pipeline.tabular.columns import id_scheme
+from pipeline.tabular.constraints import describe
 from pipeline.tabular.transformer import TableTransformer
 
 STRATIFIABLE = ("categorical", "boolean")
@@ -53,6 +54,9 @@ def run(params: Params, out_dir: Path) -> None:
     fit_started = time.perf_counter()
     transformer = TableTransformer.fit(train, schema, params.transform, params.seed).to_dict()
     logger.info("fitted the transformer in %.2fs", time.perf_counter() - fit_started)
+    if transformer["constraints"]:
+        logger.info("exact rules kept in generated rows: %s",
+                    "; ".join(describe(r) for r in transformer["constraints"]))
 
     out_dir = Path(out_dir)
     io.write_parquet(train, out_dir / "train.parquet")

@@ -21,6 +21,7 @@ import torch
 
 from pipeline.config import TransformParams
 from pipeline.errors import UserError
+from pipeline.tabular import constraints
 from pipeline.tabular.categorical import CategoricalEncoder
 from pipeline.tabular.columns import (CODECS, ConstantColumn, DiscreteCodec, IdColumn,
                                       NumericColumn)
@@ -44,8 +45,9 @@ class TableTransformer:
     """Fitted per-column codecs in schema order, with the span layout they produce."""
 
     def __init__(self, codecs: list[Codec], roles: list[str], seed: int,
-                 params: TransformParams) -> None:
+                 params: TransformParams, rules: list[dict] | None = None) -> None:
         self.codecs = codecs
+        self.rules = list(rules or [])  # exact rules between columns (`constraints.py`)
         self.roles = roles
         self.seed = int(seed)
         self.params = params
@@ -98,7 +100,8 @@ class TableTransformer:
             elif e["role"] == "constant":
                 codecs[i] = ConstantColumn.fit(series, e["dtype"], e.get("value"),
                                                _has_missing(e))
-        return cls(codecs, [e["role"] for e in entries], seed, params)
+        rules = constraints.discover(df, schema) if params.constraints else []
+        return cls(codecs, [e["role"] for e in entries], seed, params, rules)
 
     def transform(self, df: pd.DataFrame) -> np.ndarray:
         """Encode `df` (must hold every fitted column) as a float32 [n_rows, output_width]."""
@@ -129,7 +132,26 @@ class TableTransformer:
         rng = generator if generator is not None else np.random.default_rng(self.seed)
         data = {codec.name: codec.decode(matrix[:, sl], rng, start_row)
                 for codec, sl in zip(self.codecs, self._slices)}
-        return pd.DataFrame(data, columns=self.columns)
+        frame = pd.DataFrame(data, columns=self.columns)
+        if self.rules:
+            constraints.apply(frame, self.rules, {c.name: c for c in self.codecs})
+        return frame
+
+    @property
+    def has_order_rules(self) -> bool:
+        return any(r["kind"] == "order" for r in self.rules)
+
+    def satisfied(self, frame: pd.DataFrame) -> np.ndarray:
+        """Rows of a decoded frame that keep every order rule (`constraints.py`)."""
+        return constraints.satisfied(frame, self.rules)
+
+    def number_ids(self, frame: pd.DataFrame, start_row: int) -> pd.DataFrame:
+        """Regenerated id columns numbered from `start_row` (after rows were filtered)."""
+        for codec in self.codecs:
+            if isinstance(codec, IdColumn):
+                frame[codec.name] = codec.decode(np.zeros((len(frame), 0), np.float32), None,
+                                                 start_row).values
+        return frame
 
     def condition(self, column: str, value: Any) -> tuple[int, int]:
         """(index into `discrete`, category slot) for conditioning generation on column=value."""
@@ -147,7 +169,7 @@ class TableTransformer:
         return {"version": FORMAT_VERSION, "seed": self.seed, "params": asdict(self.params),
                 "roles": self.roles, "columns": [c.to_dict() for c in self.codecs],
                 "spans": spans_to_list(self.spans),
-                "discrete": discrete_to_list(self.discrete)}
+                "discrete": discrete_to_list(self.discrete), "constraints": self.rules}
 
     @classmethod
     def from_dict(cls, d: dict) -> "TableTransformer":
@@ -155,7 +177,8 @@ class TableTransformer:
             raise UserError(f"transformer state has version {d.get('version')!r}; this code "
                             f"reads version {FORMAT_VERSION} (re-run prepare)")
         codecs = [CODECS[c["type"]].from_dict(c) for c in d["columns"]]
-        return cls(codecs, list(d["roles"]), d["seed"], TransformParams(**d["params"]))
+        return cls(codecs, list(d["roles"]), d["seed"], TransformParams(**d["params"]),
+                   d.get("constraints"))
 
 
 def _has_missing(entry: dict) -> bool:
