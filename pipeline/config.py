@@ -113,6 +113,10 @@ class TrainParams:
     precision: str = "32-true"
     compile: bool = False
     resume: bool = False  # continue from the last checkpoint in the model dir
+    # Resumable checkpoint (checkpoints/last.ckpt, atomic) every this many rounds (0: only at
+    # the end) and/or after this many minutes since the last one (null: no time trigger).
+    checkpoint_every: int = 10
+    checkpoint_minutes: float | None = None
     # after training, fit the generator's marginal calibration (pipeline/models/calibration.py)
     calibrate: bool = True
 
