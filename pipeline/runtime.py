@@ -122,5 +122,6 @@ class EpochTimer(pl.Callback):
 
 
 def checkpoint_dir(model_path: Path) -> Path:
-    """Per-epoch checkpoints live beside the model file (not a DVC output)."""
+    """The resumable checkpoint (`checkpoints/last.ckpt`) lives beside the model file (not a
+    DVC output)."""
     return Path(model_path).parent / "checkpoints"
