@@ -126,6 +126,9 @@ class TrainParams:
         _require(self.max_minutes is None or self.max_minutes > 0, "train.max_minutes",
                  "> 0 or null")
         _require(0.0 <= self.ema_decay < 1.0, "train.ema_decay", "in [0, 1)")
+        _require(self.checkpoint_every >= 0, "train.checkpoint_every", ">= 0")
+        _require(self.checkpoint_minutes is None or self.checkpoint_minutes > 0,
+                 "train.checkpoint_minutes", "> 0 or null")
         _require(self.batch_size >= 1, "train.batch_size", ">= 1")
         _require(self.pac >= 1 and self.batch_size % self.pac == 0, "train.batch_size",
                  f"a multiple of train.pac ({self.pac})")

@@ -69,6 +69,16 @@ def check_resumable(ckpt: dict[str, Any], path: Path, expected: dict[str, Any]) 
                         f"({'; '.join(diffs)}); {fix}")
 
 
+def check_budget(ckpt: dict[str, Any], path: Path, planned: int) -> None:
+    """A one-line UserError when `ckpt` holds more rounds than this run's budget: Lightning
+    would silently return the longer-trained model."""
+    done = (ckpt.get("callbacks") or {}).get(RoundCheckpoint.__qualname__, {}).get("rounds")
+    if isinstance(done, int) and done > planned:
+        raise UserError(f"train.resume: {path} holds {done} rounds, more than this run's "
+                        f"budget of {planned} (train.steps / train.epochs); raise it or set "
+                        f"train.resume: false to start afresh")
+
+
 def _show(value: Any) -> str:
     return "unset" if value is None else repr(value)
 
@@ -88,9 +98,15 @@ class RoundCheckpoint(pl.callbacks.Checkpoint):
         self.seconds = None if minutes is None else minutes * 60
         self.last_write = 0.0
         self.writes = 0
+        self._rounds = 0
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.last_write = time.monotonic()
+
+    def state_dict(self) -> dict[str, Any]:
+        # Rounds completed when written (stored under checkpoint["callbacks"]): resume compares
+        # them with the budget. Written at a round end, so current_epoch has not advanced yet.
+        return {"rounds": self._rounds}
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         done = trainer.current_epoch + 1
@@ -105,6 +121,7 @@ class RoundCheckpoint(pl.callbacks.Checkpoint):
     def write(self, trainer: pl.Trainer) -> None:
         """Every rank calls `trainer.save_checkpoint` (it synchronises); rank 0 renames."""
         tmp = self.path.with_name(f".{self.path.name}.tmp")
+        self._rounds = trainer.current_epoch + 1
         trainer.save_checkpoint(tmp, weights_only=False)
         if trainer.is_global_zero:
             with open(tmp, "rb") as handle:

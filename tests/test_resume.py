@@ -119,6 +119,7 @@ def trained(tmp_path_factory) -> Path:
     ({"ema_decay": 0.5}, "train.ema_decay 0.999 there, 0.5 here"),
     ({"seed": 8}, "seed 7 there, 8 here"),
     ({"rows": 200}, "was trained on other data"),
+    ({"steps": 100}, "holds 2 rounds, more than this run's budget of 1"),
 ])
 def test_mismatched_checkpoint_is_refused_one_line_exit_2(tmp_path: Path, trained: Path,
                                                           change: dict, message: str) -> None:
@@ -156,14 +157,16 @@ def test_continuable_params_may_change_on_resume(trained: Path, tmp_path: Path) 
 
 
 def test_checkpoint_cadence_and_no_temporary_left(tmp_path: Path) -> None:
-    """600 steps = 6 rounds: every 2 -> rounds 2, 4, 6; every 4 -> 4 and the last; 0 -> last."""
+    """600 steps = 6 rounds: every 2 -> rounds 2, 4, 6; every 4 -> 4 and the last; 0 -> the
+    last only; a minutes trigger shorter than a round -> every round."""
     root = make_project(tmp_path, n=160, **TINY)
     prepared = root / "prepared"
     table, schema = read_table(prepared / "train.parquet"), read_json(prepared / "schema.json")
     transformer = TableTransformer.from_dict(read_json(prepared / "transformer.json"))
     base = yaml.safe_load((root / "params.yaml").read_text())["train"]
-    for every, writes in ((2, 3), (4, 2), (0, 1)):
-        tp = section_from_dict(TrainParams, {**base, "checkpoint_every": every}, "train")
+    for every, minutes, writes in ((2, None, 3), (4, None, 2), (0, None, 1), (0, 1e-6, 6)):
+        tp = section_from_dict(TrainParams, {**base, "checkpoint_every": every,
+                                             "checkpoint_minutes": minutes}, "train")
         _, trainer = train_model(table, schema, transformer, tp, 7, root / f"m{every}.ckpt")
         (cb,) = [c for c in trainer.callbacks if isinstance(c, RoundCheckpoint)]
         assert cb.writes == writes

@@ -25,7 +25,7 @@ from pipeline.errors import UserError
 from pipeline.log import logger
 from pipeline.models import MODELS
 from pipeline.models.checkpoint import read_checkpoint, synth_meta
-from pipeline.resume import RoundCheckpoint, check_resumable, fingerprint
+from pipeline.resume import RoundCheckpoint, check_budget, check_resumable, fingerprint
 from pipeline.runtime import EpochTimer, build_trainer, checkpoint_dir, training_rounds
 from pipeline.tabular.spans import discrete_to_list, spans_to_list
 
@@ -75,6 +75,7 @@ def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: Trai
         if train.resume and last.is_file():
             state = read_checkpoint(last)
             check_resumable(state, last, run_id)
+            check_budget(state, last, training_rounds(train)[0])
             ckpt_path = str(last)
             logger.info("resuming from %s (%d optimiser steps done)", last,
                         state.get("global_step", 0))
