@@ -116,6 +116,10 @@ class TrainParams:
     precision: str = "32-true"
     compile: bool = False
     resume: bool = False  # continue from the last checkpoint in the model dir
+    # Resumable checkpoint (checkpoints/last.ckpt, atomic) every this many rounds (0: only at
+    # the end) and/or after this many minutes since the last one (null: no time trigger).
+    checkpoint_every: int = 10
+    checkpoint_minutes: float | None = None
     # after training, fit the generator's marginal calibration (pipeline/models/calibration.py)
     calibrate: bool = True
 
@@ -125,6 +129,9 @@ class TrainParams:
         _require(self.max_minutes is None or self.max_minutes > 0, "train.max_minutes",
                  "> 0 or null")
         _require(0.0 <= self.ema_decay < 1.0, "train.ema_decay", "in [0, 1)")
+        _require(self.checkpoint_every >= 0, "train.checkpoint_every", ">= 0")
+        _require(self.checkpoint_minutes is None or self.checkpoint_minutes > 0,
+                 "train.checkpoint_minutes", "> 0 or null")
         _require(self.batch_size >= 1, "train.batch_size", ">= 1")
         _require(self.pac >= 1 and self.batch_size % self.pac == 0, "train.batch_size",
                  f"a multiple of train.pac ({self.pac})")

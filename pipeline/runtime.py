@@ -54,17 +54,38 @@ def build_trainer(train: TrainParams, logger_: Any = False, callbacks: list | No
                   checkpointing: bool = False) -> pl.Trainer:
     """A Trainer from the `train:` params (accelerator, devices, nodes, strategy, precision)."""
     epochs, _ = training_rounds(train)
-    max_time = (None if train.max_minutes is None
-                else dt.timedelta(seconds=round(train.max_minutes * 60)))
+    callbacks = list(callbacks or [])
+    if train.max_minutes is not None:
+        callbacks.append(ProcessTimer(train.max_minutes))
     try:
         return pl.Trainer(
-            max_epochs=epochs, max_time=max_time, accelerator=train.accelerator, devices=train.devices,
+            max_epochs=epochs, accelerator=train.accelerator, devices=train.devices,
             num_nodes=train.num_nodes, strategy=resolve_strategy(train),
-            precision=train.precision, logger=logger_, callbacks=callbacks or [],
+            precision=train.precision, logger=logger_, callbacks=callbacks,
             enable_checkpointing=checkpointing, enable_progress_bar=show_progress_bar(),
             enable_model_summary=False, log_every_n_steps=1, num_sanity_val_steps=0)
     except (MisconfigurationException, ValueError, TypeError) as exc:
         raise UserError(f"invalid train params for the Trainer: {exc}") from None
+
+
+class ProcessTimer(pl.callbacks.Timer):
+    """`train.max_minutes`: stops training at the first round end past the cap.
+
+    Checked at round (epoch) ends, so a capped run stops on a round boundary, where its
+    resumable checkpoint continues exactly (it overshoots by at most one round). The cap
+    counts this process's training only: the time a resumed checkpoint had already spent is
+    not restored (Lightning's Timer would restore it and stop a resumed run at once).
+    """
+
+    def __init__(self, minutes: float) -> None:
+        super().__init__(duration=dt.timedelta(minutes=minutes), interval="epoch",
+                         verbose=False)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}  # nothing to restore (and no "add the ProcessTimer callback" warning)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        pass
 
 
 class EpochTimer(pl.Callback):
@@ -101,5 +122,6 @@ class EpochTimer(pl.Callback):
 
 
 def checkpoint_dir(model_path: Path) -> Path:
-    """Per-epoch checkpoints live beside the model file (not a DVC output)."""
+    """The resumable checkpoint (`checkpoints/last.ckpt`) lives beside the model file (not a
+    DVC output)."""
     return Path(model_path).parent / "checkpoints"

@@ -36,6 +36,8 @@ def test_ints_are_accepted_where_floats_are_expected():
         ({"train": {"epochs": True}}, "params key train.epochs: expected int"),
         ({"train": {"generator_dims": [256, "x"]}}, "train.generator_dims"),
         ({"train": {"batch_size": 505}}, "multiple of train.pac"),
+        ({"train": {"checkpoint_every": -1}}, "train.checkpoint_every must be >= 0"),
+        ({"train": {"checkpoint_minutes": 0}}, "train.checkpoint_minutes must be > 0 or null"),
         ({"prepare": {"holdout_fraction": 1.5}}, "prepare.holdout_fraction must be in (0, 1)"),
         ({"transform": {"numerical": "kde"}}, "params key transform.numerical"),
         ({"gate": {"thresholds": {"fidelity.overall": "high"}}}, "gate.thresholds"),

@@ -1,8 +1,9 @@
 """`synth train`: fit the GAN on the prepared training table and write a self-contained checkpoint.
 
 Everything before `Trainer.fit` runs on every DDP rank (Lightning re-executes the command per
-rank), so it only reads; only rank 0 writes the final checkpoint. Per-epoch checkpoints go to
-`<model dir>/checkpoints/last.ckpt` (not a DVC output) for `train.resume: true`.
+rank), so it only reads; only rank 0 writes the final checkpoint. Resumable checkpoints go to
+`<model dir>/checkpoints/last.ckpt` (not a DVC output) for `train.resume: true`
+(`pipeline/resume.py`: atomic, every `train.checkpoint_every` rounds, fingerprint-checked).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from pipeline.config import Params, TrainParams
 from pipeline.errors import UserError
 from pipeline.log import logger
 from pipeline.models import MODELS
-from pipeline.models.checkpoint import synth_meta
+from pipeline.models.checkpoint import read_checkpoint, synth_meta
+from pipeline.resume import RoundCheckpoint, check_budget, check_resumable, fingerprint
 from pipeline.runtime import EpochTimer, build_trainer, checkpoint_dir, training_rounds
 from pipeline.tabular.spans import discrete_to_list, spans_to_list
 
@@ -57,23 +59,26 @@ def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: Trai
                 "transformed in %.2fs", matrix.shape[0], matrix.shape[1], len(transformer.spans),
                 len(transformer.discrete), time.perf_counter() - started)
     model = build_model(train, transformer, seed, training_rounds(train)[1])
-    model.synth_meta = synth_meta(train.model, schema, transformer.to_dict(),
-                                  dataclasses.asdict(train), seed)
+    run_id = fingerprint(matrix, train, seed)
+    model.synth_meta = {**synth_meta(train.model, schema, transformer.to_dict(),
+                                     dataclasses.asdict(train), seed), "fingerprint": run_id}
     model.set_training_data(matrix)
 
     callbacks: list[pl.Callback] = [timer := EpochTimer()]
     ckpt_path = None
     if model_path is not None:
         ckdir = checkpoint_dir(model_path)
-        # No version counter: a fresh run overwrites last.ckpt instead of writing
-        # last-v1.ckpt next to a stale one that a later resume would pick up.
-        callbacks.append(pl.callbacks.ModelCheckpoint(
-            dirpath=ckdir, save_top_k=0, save_last=True, every_n_epochs=1,
-            enable_version_counter=False))
         last = ckdir / "last.ckpt"
+        # One file, replaced atomically: a fresh run overwrites last.ckpt (no last-v1.ckpt
+        # next to a stale one that a later resume would pick up).
+        callbacks.append(RoundCheckpoint(last, train.checkpoint_every, train.checkpoint_minutes))
         if train.resume and last.is_file():
+            state = read_checkpoint(last)
+            check_resumable(state, last, run_id)
+            check_budget(state, last, training_rounds(train)[0])
             ckpt_path = str(last)
-            logger.info("resuming from %s", last)
+            logger.info("resuming from %s (%d optimiser steps done)", last,
+                        state.get("global_step", 0))
         elif train.resume:
             logger.info("train.resume: no %s yet, starting from scratch", last)
     trainer = build_trainer(train, _dvclive(log_dir, train, seed, ckpt_path is not None),
@@ -84,7 +89,8 @@ def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: Trai
     planned, _ = training_rounds(train)
     if trainer.current_epoch < planned:
         logger.warning("train.max_minutes (%s) reached after %d of %d rounds: the model is "
-                       "less trained than train.steps asks", train.max_minutes,
+                       "less trained than train.steps asks (train.resume: true continues it)",
+                       train.max_minutes,
                        trainer.current_epoch, planned)
     if train.calibrate:
         t0 = time.perf_counter()
