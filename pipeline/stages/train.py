@@ -53,6 +53,8 @@ def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: Trai
     Shared by the train stage and `Synthesizer.fit`.
     """
     pl.seed_everything(seed, workers=True, verbose=False)
+    if train.cpu_threads and (train.accelerator == "cpu" or not torch.cuda.is_available()):
+        torch.set_num_threads(train.cpu_threads)
     started = time.perf_counter()
     matrix = np.ascontiguousarray(transformer.transform(table), dtype=np.float32)
     logger.info("training matrix: %d rows x %d dims (%d spans, %d conditionable columns), "
