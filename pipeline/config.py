@@ -60,7 +60,7 @@ class PrepareParams:
 class TransformParams:
     """`transform:` how prepare encodes columns for the GAN."""
 
-    numerical: Literal["gmm", "quantile"] = "gmm"
+    numerical: Literal["gmm", "quantile"] = "quantile"
     max_modes: int = 10  # Gaussian-mixture components per numerical column
     weight_threshold: float = 0.005  # mixture components lighter than this are dropped
     # Rows each column's mixture (and quantiles) is fitted on. The mixture fit reduces them

@@ -20,6 +20,7 @@ and triples of numeric columns checked on a <= 2,000-row sample first, survivors
 
 from __future__ import annotations
 
+import dataclasses
 from itertools import combinations, permutations
 from typing import Any
 
@@ -125,7 +126,9 @@ def apply(frame: pd.DataFrame, rules: list[dict], codecs: dict[str, Any]) -> pd.
             continue
         column = codecs[rule["column"]]  # its NumericColumn
         missing = np.isnan(values)
-        frame[rule["column"]] = column.codec.from_float(
+        # The column's rounding and dtype, not its range clip: a clipped total breaks the sum.
+        unclipped = dataclasses.replace(column.codec, lo=-np.inf, hi=np.inf)
+        frame[rule["column"]] = unclipped.from_float(
             np.where(missing, 0.0, values), missing if column.has_missing else None).values
     return frame
 

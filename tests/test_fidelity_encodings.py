@@ -1,0 +1,179 @@
+"""Issue 8 encodings and sampling: point masses and lattices come back exactly and at their
+real rates, marginal calibration, the generator EMA, the step budget, exact column rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import pipeline
+from pipeline.config import TrainParams, TransformParams
+from pipeline.models.calibration import quantile_knots, remap
+from pipeline.runtime import training_rounds
+from pipeline.tabular import constraints
+from pipeline.tabular.numeric import QuantileScaler
+
+TINY = {"steps": 400, "batch_size": 100, "pac": 4, "embedding_dim": 16,
+        "generator_dims": [32, 32], "discriminator_dims": [32, 32], "accelerator": "cpu"}
+
+
+def _credit_like(n: int, seed: int = 0) -> pd.DataFrame:
+    """Debt: 0 in 80 % of rows, else multiples of 5; Time: an 8-value grid of multiples of 6."""
+    rng = np.random.default_rng(seed)
+    debt = np.where(rng.random(n) < 0.8, 0, 5 * np.ceil(rng.lognormal(5, 1, n) / 5))
+    return pd.DataFrame({
+        "Debt": debt.astype("int64"),
+        "Time": (6 * rng.integers(1, 9, n)).astype("int64"),
+        "Income": rng.lognormal(4, 0.5, n).round(2),
+        "Home": rng.choice(["own", "rent", "parents"], n, p=[0.5, 0.3, 0.2]),
+    })
+
+
+def test_quantile_round_trip_is_exact_on_point_masses_and_lattices() -> None:
+    rng = np.random.default_rng(3)
+    for x in (np.where(rng.random(5000) < 0.83, 0.0, 5.0 * rng.integers(1, 400, 5000)),
+              rng.normal(size=5000)):  # step knots, then linear knots (5000 distinct values)
+        enc = QuantileScaler.fit(x, fit_rows=20000, seed=0, exact_values_max=2000)
+        assert enc.step == (len(np.unique(x)) <= 2000)
+        s = enc.encode(x, np.random.default_rng(1))
+        assert np.abs(s).max() <= 1.0
+        back = enc.decode(s)
+        exact = np.abs(back - x) <= 1e-9 * np.abs(x).max()
+        if enc.step:
+            assert exact.all()
+        else:  # linear knots: exact but for the few extremes beyond the +-4 sd clip
+            assert exact.mean() > 0.999 and np.abs(back - x).max() < 0.1
+
+
+def test_quantile_scalar_is_normal_even_with_a_point_mass() -> None:
+    """Ties are spread over their CDF step: the encoded column is N(0, 1) / 4, so a point mass
+    is no longer one spike the generator must hit exactly."""
+    from scipy import stats
+
+    x = np.where(np.random.default_rng(0).random(20000) < 0.83, 0.0, 1.0 + np.arange(20000))
+    enc = QuantileScaler.fit(x, 20000, 0)
+    s = enc.encode(x, np.random.default_rng(2))
+    assert stats.kstest(4.0 * s, "norm").pvalue > 0.01
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    real = _credit_like(2000)
+    return real, pipeline.Synthesizer(**TINY, seed=5).fit(real)
+
+
+def test_generated_rows_keep_point_masses_and_lattices_at_real_rates(fitted) -> None:
+    real, synth = fitted
+    out = synth.sample(4000, seed=1)
+    n = len(out)
+    zero = (out["Debt"] == 0).mean()
+    # Binomial standard error at p = 0.8 over 4000 rows is 0.006: 0.03 is ~5 of them.
+    assert abs(zero - (real["Debt"] == 0).mean()) < 0.03, zero
+    assert (out["Debt"] % 5 == 0).all()  # the lattice: every value a multiple of 5
+    assert set(out["Time"]) <= set(real["Time"])  # the 8-value grid and nothing else
+    real_rates = real["Time"].value_counts(normalize=True)
+    syn_rates = out["Time"].value_counts(normalize=True).reindex(real_rates.index, fill_value=0)
+    assert (syn_rates - real_rates).abs().max() < 4 * np.sqrt(0.125 * 0.875 / n) + 0.01
+    assert out["Home"].value_counts(normalize=True).sub(
+        real["Home"].value_counts(normalize=True)).abs().max() < 0.04
+
+
+def test_calibration_brings_marginals_to_the_real_ones(fitted) -> None:
+    real, synth = fitted
+    model = synth._model
+    matrix = torch.as_tensor(synth._transformer.transform(real), dtype=torch.float32)
+    gen = torch.Generator().manual_seed(0)
+    calibrated = model.sample(4000, generator=gen)
+    saved = {k: getattr(model, k).clone() for k in ("cal_bias", "cal_on")}
+    model.cal_bias.zero_()
+    model.cal_on.fill_(False)
+    raw = model.sample(4000, generator=torch.Generator().manual_seed(0))
+    model.cal_bias.copy_(saved["cal_bias"])
+    model.cal_on.copy_(saved["cal_on"])
+    hot = model.activation.onehot_cols
+    err_cal = (calibrated[:, hot].mean(0) - matrix[:, hot].mean(0)).abs().max()
+    err_raw = (raw[:, hot].mean(0) - matrix[:, hot].mean(0)).abs().max()
+    assert err_cal < 0.03 and err_cal < err_raw
+
+
+def test_remap_keeps_row_order_and_hits_the_target_quantiles() -> None:
+    rng = np.random.default_rng(0)
+    values = torch.as_tensor(rng.gamma(2.0, size=(5000, 3)), dtype=torch.float32)
+    target = torch.as_tensor(rng.normal(size=(5000, 3)), dtype=torch.float32)
+    out = remap(values, quantile_knots(values, 257), quantile_knots(target, 257))
+    for c in range(3):
+        assert torch.equal(torch.argsort(out[:, c], stable=True),
+                           torch.argsort(values[:, c], stable=True))
+    q = torch.tensor([0.1, 0.5, 0.9])
+    assert torch.allclose(torch.quantile(out, q, dim=0), torch.quantile(target, q, dim=0),
+                          atol=0.05)
+
+
+def test_ema_is_a_moving_average_and_sampling_uses_it(fitted) -> None:
+    _, synth = fitted
+    model = synth._model
+    ema_before = [p.clone() for p in model.generator_ema.parameters()]
+    live = [p.detach().clone() for p in model.generator.parameters()]
+    model._update_ema(0.9)
+    for e0, w, e1 in zip(ema_before, live, model.generator_ema.parameters()):
+        torch.testing.assert_close(e1, e0 + 0.1 * (w - e0))
+    assert any(not torch.equal(a, b) for a, b in zip(model.generator_ema.parameters(), live))
+    assert model.sampling_generator is model.generator_ema
+
+
+def test_step_budget_is_independent_of_rows() -> None:
+    assert training_rounds(TrainParams(steps=250)) == (3, 100)
+    assert training_rounds(TrainParams(steps=40)) == (1, 40)
+    assert training_rounds(TrainParams(epochs=7)) == (7, None)
+    for n in (300, 3000):
+        synth = pipeline.Synthesizer(**{**TINY, "steps": 200, "critic_steps": 1},
+                                     seed=1).fit(_credit_like(n))
+        # 200 GAN steps x (1 critic + 1 generator) optimiser steps, whatever the row count.
+        assert synth._trainer.global_step == 400
+
+
+def _ruled(n: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    price = rng.integers(100, 2000, n)
+    a, b = rng.integers(0, 100, n), rng.integers(0, 100, n)
+    wage = rng.lognormal(4, 0.4, n).round(2)
+    return pd.DataFrame({"Price": price, "Amount": (price * rng.uniform(0.2, 1.0, n)).astype(int),
+                         "casual": a, "registered": b, "total": a + b, "wage": wage,
+                         "logwage": np.log(wage), "noise": rng.normal(size=n)})
+
+
+def test_rules_are_found_and_none_invented() -> None:
+    from pipeline.data.schema import build_schema, infer_roles
+
+    df = _ruled(1500)
+    roles = infer_roles(df, {})
+    found = {constraints.describe(r) for r in constraints.discover(
+        df, build_schema(df, roles, "t", None, []))}
+    assert "Amount <= Price" in found and "total = casual + registered" in found
+    assert any(r.startswith("logwage = f(wage)") or r.startswith("wage = f(logwage)")
+               for r in found)
+    assert not any("noise" in r for r in found)
+    rng = np.random.default_rng(1)
+    free = pd.DataFrame({"a": rng.normal(size=500), "b": rng.normal(size=500),
+                         "c": rng.integers(0, 9, 500)})
+    assert constraints.discover(free, build_schema(free, infer_roles(free, {}), "t", None,
+                                                   [])) == []
+
+
+def test_generated_rows_keep_the_rules() -> None:
+    real = _ruled(1500)
+    synth = pipeline.Synthesizer(**{**TINY, "steps": 100}, seed=2).fit(real)
+    out = synth.sample(3000, seed=3)
+    assert len(out) == 3000
+    assert (out["Amount"] <= out["Price"]).all()
+    assert (out["total"] == out["casual"] + out["registered"]).all()
+    assert np.allclose(np.log(out["wage"]), out["logwage"], atol=0.01)
+    without = pipeline.Synthesizer(**{**TINY, "steps": 100}, seed=2,
+                                   transform={"constraints": False}).fit(real).sample(3000, seed=3)
+    assert (without["Amount"] > without["Price"]).any()  # the rule is not free
+
+
+def test_transform_params_default_to_the_quantile_encoding() -> None:
+    assert TransformParams().numerical == "quantile"
