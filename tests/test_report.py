@@ -74,6 +74,12 @@ def test_report_shows_metrics_json_and_the_gate_verdict(tmp_path: Path, copy: bo
     details = json.loads((report.parent / "details.json").read_text())
     shapes = {r["column"] for r in details["column_shapes"]}
     assert shapes == set(columns)
+    # The first lines after the verdict: detection, shapes, trends, utility, metrics.json's.
+    head = page[page.index("id='gate-verdict'"):page.index("<h2>Scores</h2>")]
+    for key, label in (("detection.auc", "detection AUC"),
+                       ("fidelity.column_shapes", "column shapes"),
+                       ("utility.ratio", "utility ratio")):
+        assert f"{label} {metrics[key]:.4f}" in html.unescape(head), key
 
 
 def test_report_is_self_contained_with_all_sections(tmp_path: Path) -> None:

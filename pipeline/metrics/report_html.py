@@ -128,6 +128,20 @@ def pair_heatmap(pairs: list[dict[str, Any]]) -> str:
     return heatmap(names, matrix, "Pair-trend error (1 - pair score), all pairs", vmax=0.5)
 
 
+HEADLINE = (("detection.auc", "detection AUC", "0.5 = a classifier cannot tell them apart"),
+            ("fidelity.column_shapes", "column shapes", "1 = same marginals"),
+            ("fidelity.column_pair_trends_all", "pair trends (all pairs)", "1 = same"),
+            ("utility.ratio", "utility ratio", "1 = a model trained on it does as well"))
+
+
+def headline(metrics: dict[str, Any]) -> str:
+    """The first lines of the page: how the synthetic table compares with the real one."""
+    items = [f"<li><strong>{html.escape(label)} {_value(metrics.get(key))}</strong> "
+             f"<span class='muted'>({html.escape(meaning)})</span></li>"
+             for key, label, meaning in HEADLINE if key in metrics]
+    return f"<ul id='headline'>{''.join(items)}</ul>"
+
+
 def render(metrics: dict[str, Any], details: dict[str, Any], distributions: dict[str, Any],
            dcr_rows: list[dict[str, float]], curves: dict[str, Any],
            thresholds: dict[str, float], title: str) -> str:
@@ -136,7 +150,7 @@ def render(metrics: dict[str, Any], details: dict[str, Any], distributions: dict
              f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
              f"<h1>{html.escape(title)}</h1>",
              f"<p class='muted'>{html.escape(_summary(details))}</p>",
-             verdict(metrics, thresholds),
+             verdict(metrics, thresholds), headline(metrics),
              "<h2>Scores</h2>", score_table(metrics, thresholds), notes(details)]
     shapes = details.get("column_shapes", [])
     if shapes:
