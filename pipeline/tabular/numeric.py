@@ -159,7 +159,7 @@ class QuantileScaler:
     - linear (many distinct values): `n` quantiles of a <= fit_rows subsample, with the real
       extremes; F is piecewise linear between them. A heavy value (a point mass) repeats as
       several knots, so its u-range decodes to exactly that value too.
-    Phi^-1 is clipped at +-4 sd (u within [3e-5, 1 - 3e-5]).
+    Phi^-1 is clipped at +-4 sd (u within [3e-5, 1 - 3e-5]); linear knots span exactly that.
     """
 
     values: list[float]
@@ -176,9 +176,10 @@ class QuantileScaler:
             return cls(distinct.tolist(), cdf.tolist(), True)
         sample = subsample(x, fit_rows, seed)
         n = int(min(_N_QUANTILES, len(sample)))
-        refs = np.linspace(0.0, 1.0, n)
-        q = np.quantile(sample, refs)
+        q = np.quantile(sample, np.linspace(0.0, 1.0, n))
         q[0], q[-1] = x.min(), x.max()  # the real extremes, which the subsample may miss
+        # The extreme knots sit at the +-4 sd clip, so the real min/max decode exactly.
+        refs = np.linspace(_U_MIN, 1.0 - _U_MIN, n)
         return cls(q.tolist(), refs.tolist(), False)
 
     def _u_range(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
