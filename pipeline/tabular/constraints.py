@@ -8,12 +8,13 @@ holding in 100 % of the rows where its columns are present:
 
 - derived: column B is a monotone function of column A (one B value per A value); decoding
   recomputes B from A by interpolating the real (A, B) pairs;
-- sum: C = A + B (to float tolerance); decoding recomputes C;
+- linear: C = x A + y B + z (to float tolerance; a sum, or `date = year + month / 12 - 1/12`);
+  decoding recomputes C;
 - order: A <= B where that is not implied by the ranges alone (the two ranges overlap
   enough that independent draws break it at least `_MIN_ORDER_BREAK` of the time);
   generation keeps only rows that satisfy it (bounded rejection, `generate.iter_chunks`).
 
-A column that a derived/sum rule recomputes is never the source of another rule, so applying
+A column that a derived/linear rule recomputes is never the source of another rule, so applying
 them in order is well defined. Rules are plain JSON in the transformer state. Costs: pairs
 and triples of numeric columns checked on a <= 2,000-row sample first, survivors on all rows.
 """
@@ -62,6 +63,24 @@ def _derived(a: np.ndarray, b: np.ndarray) -> dict | None:
     return {"x": xs.tolist(), "y": ys.tolist()}
 
 
+def _linear(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray | None:
+    """(x, y, z) with c = x a + y b + z exactly on the probe rows (x, y != 0), else None.
+    Coefficients within 1e-9 of an integer or a simple fraction are snapped to it."""
+    ok = ~(np.isnan(a) | np.isnan(b) | np.isnan(c))
+    if ok.sum() < 20 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
+        return None
+    design = np.column_stack([a[ok], b[ok], np.ones(ok.sum())])
+    coef, *_ = np.linalg.lstsq(design, c[ok], rcond=None)
+    for i, v in enumerate(coef):
+        for den in (1, 2, 3, 4, 12, 100):
+            if abs(v * den - round(v * den)) < 1e-9:
+                coef[i] = round(v * den) / den
+                break
+    if abs(coef[0]) < 1e-12 or abs(coef[1]) < 1e-12:
+        return None
+    return coef if _close(design @ coef, c[ok]) else None
+
+
 def discover(df: pd.DataFrame, schema: dict[str, Any]) -> list[dict]:
     """Rules that hold on every row of `df` (the training split) between its numeric columns."""
     cols = [c["name"] for c in schema["columns"] if c["role"] in ("numerical", "integer")]
@@ -87,15 +106,16 @@ def discover(df: pd.DataFrame, schema: dict[str, Any]) -> list[dict]:
             for c in cols:
                 if c in (a, b) or c in recomputed or a in recomputed or b in recomputed:
                     continue
-                pa, pb, pc = probe[a], probe[b], probe[c]
-                if np.isnan(pa + pb + pc).any() or not _close(pa + pb, pc):
+                coef = _linear(probe[a], probe[b], probe[c])
+                if coef is None:
                     continue
                 fa, fb, fc = full[a], full[b], full[c]
                 if not np.array_equal(np.isnan(fa) | np.isnan(fb), np.isnan(fc)):
                     continue
                 ok = ~np.isnan(fc)
-                if _close(fa[ok] + fb[ok], fc[ok]) and np.nanstd(fa) > 0 and np.nanstd(fb) > 0:
-                    rules.append({"kind": "sum", "column": c, "parts": [a, b]})
+                if _close(coef[0] * fa[ok] + coef[1] * fb[ok] + coef[2], fc[ok]):
+                    rules.append({"kind": "linear", "column": c, "parts": [a, b],
+                                  "coef": [float(v) for v in coef]})
                     recomputed.add(c)
     shuffle = np.random.default_rng(1)
     for a, b in permutations(cols, 2):
@@ -118,10 +138,11 @@ def apply(frame: pd.DataFrame, rules: list[dict], codecs: dict[str, Any]) -> pd.
         if rule["kind"] == "derived":
             src = pd.to_numeric(frame[rule["source"]]).to_numpy(dtype=np.float64, na_value=np.nan)
             values = np.interp(src, rule["x"], rule["y"])
-        elif rule["kind"] == "sum":
+        elif rule["kind"] == "linear":
             a, b = (pd.to_numeric(frame[p]).to_numpy(dtype=np.float64, na_value=np.nan)
                     for p in rule["parts"])
-            values = a + b
+            x, y, z = rule["coef"]
+            values = x * a + y * b + z
         else:
             continue
         column = codecs[rule["column"]]  # its NumericColumn
@@ -149,6 +170,9 @@ def describe(rule: dict) -> str:
     """One readable line per rule (logs and docs)."""
     if rule["kind"] == "derived":
         return f"{rule['column']} = f({rule['source']}) (monotone, {len(rule['x'])} knots)"
-    if rule["kind"] == "sum":
-        return f"{rule['column']} = {' + '.join(rule['parts'])}"
+    if rule["kind"] == "linear":
+        (a, b), (x, y, z) = rule["parts"], rule["coef"]
+        term = lambda k, n: n if k == 1 else f"{k:g} {n}"  # noqa: E731
+        out = f"{rule['column']} = {term(x, a)} + {term(y, b)}"
+        return out + (f" {'-' if z < 0 else '+'} {abs(z):g}" if z else "")
     return f"{rule['low']} <= {rule['high']}"
