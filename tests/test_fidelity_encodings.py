@@ -136,7 +136,9 @@ def _ruled(n: int, seed: int = 0) -> pd.DataFrame:
     a, b = rng.integers(0, 100, n), rng.integers(0, 100, n)
     wage = rng.lognormal(4, 0.4, n).round(2)
     year, quarter = rng.integers(2000, 2016, n), rng.integers(1, 5, n)
-    return pd.DataFrame({"year": year, "quarter": quarter, "date": year + (quarter - 1) / 4,
+    day = rng.integers(1, 61, n)
+    return pd.DataFrame({"day": day, "weekday": np.array(list("MTWTFSS"))[day % 7],
+                         "year": year, "quarter": quarter, "date": year + (quarter - 1) / 4,
                          "Price": price, "Amount": (price * rng.uniform(0.2, 1.0, n)).astype(int),
                          "casual": a, "registered": b, "total": a + b, "wage": wage,
                          "logwage": np.log(wage), "noise": rng.normal(size=n)})
@@ -150,7 +152,10 @@ def test_rules_are_found_and_none_invented() -> None:
     found = {constraints.describe(r) for r in constraints.discover(
         df, build_schema(df, roles, "t", None, []))}
     assert "Amount <= Price" in found and "total = casual + registered" in found
-    assert "date = year + 0.25 quarter - 0.25" in found
+    # date = year + (quarter - 1) / 4: found as that linear rule or as year/quarter = table[date]
+    assert ("date = year + 0.25 quarter - 0.25" in found
+            or {"year = table[date] (64 keys)", "quarter = table[date] (64 keys)"} <= found)
+    assert "weekday = table[day] (60 keys)" in found
     assert any(r.startswith("logwage = f(wage)") or r.startswith("wage = f(logwage)")
                for r in found)
     assert not any("noise" in r for r in found)
@@ -170,6 +175,7 @@ def test_generated_rows_keep_the_rules() -> None:
     assert (out["total"] == out["casual"] + out["registered"]).all()
     assert np.allclose(np.log(out["wage"]), out["logwage"], atol=0.01)
     assert np.allclose(out["date"], out["year"] + (out["quarter"] - 1) / 4)
+    assert (out["weekday"] == np.array(list("MTWTFSS"))[out["day"].to_numpy() % 7]).all()
     without = pipeline.Synthesizer(**{**TINY, "steps": 100}, seed=2,
                                    transform={"constraints": False}).fit(real).sample(3000, seed=3)
     assert (without["Amount"] > without["Price"]).any()  # the rule is not free

@@ -10,6 +10,8 @@ holding in 100 % of the rows where its columns are present:
   recomputes B from A by interpolating the real (A, B) pairs;
 - linear: C = x A + y B + z (to float tolerance; a sum, or `date = year + month / 12 - 1/12`);
   decoding recomputes C;
+- lookup: B (any non-missing numeric or discrete column) takes one value per value of A,
+  where A repeats (day of year -> weekday, season, holiday); decoding looks B up from A;
 - order: A <= B where that is not implied by the ranges alone (the two ranges overlap
   enough that independent draws break it at least `_MIN_ORDER_BREAK` of the time);
   generation keeps only rows that satisfy it (bounded rejection, `generate.iter_chunks`).
@@ -31,7 +33,8 @@ import pandas as pd
 _PROBE_ROWS = 2000
 _MAX_PAIRS = 5000  # a derived rule stores at most this many (A, B) knots
 _MIN_ORDER_BREAK = 0.02
-_MAX_COLUMNS = 40  # beyond this many numeric columns only pairs are searched (no sums)
+_MAX_COLUMNS = 40
+_LOOKUP_ROWS_PER_KEY = 5  # beyond this many numeric columns only pairs are searched (no sums)
 
 
 def _values(df: pd.DataFrame, cols: list[str]) -> dict[str, np.ndarray]:
@@ -81,6 +84,43 @@ def _linear(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray | None:
     return coef if _close(design @ coef, c[ok]) else None
 
 
+def _lookups(df: pd.DataFrame, schema: dict[str, Any], recomputed: set[str]) -> list[dict]:
+    """lookup rules: B takes one value per value of A (day of year -> weekday, season,
+    holiday), where A repeats enough (>= _LOOKUP_ROWS_PER_KEY rows per value on average) for
+    that to be evidence rather than A being nearly unique; neither column has missing values."""
+    role = {c["name"]: c["role"] for c in schema["columns"]}
+    usable = [c for c, r in role.items() if r in ("numerical", "integer", "categorical",
+                                                    "boolean") and not df[c].isna().any()]
+    codes = {c: pd.factorize(df[c], sort=True) for c in usable}
+    n_values = {c: len(codes[c][1]) for c in usable}
+    out: list[dict] = []
+    sources: set[str] = set()
+    for a in usable:
+        if a in recomputed or not (3 <= n_values[a] <= _MAX_PAIRS) \
+                or len(df) < _LOOKUP_ROWS_PER_KEY * n_values[a]:
+            continue
+        key = codes[a][0]
+        for b in usable:
+            if b == a or b in recomputed or b in sources or n_values[b] < 2 \
+                    or n_values[b] >= n_values[a]:
+                continue
+            # one b per a: the number of distinct (a, b) pairs equals the number of a values
+            pairs = np.unique(key.astype(np.int64) * n_values[b] + codes[b][0])
+            if len(pairs) != n_values[a]:
+                continue
+            first = pd.Series(codes[b][0]).groupby(key).first().to_numpy()
+            keys = [_plain(v) for v in codes[a][1]]
+            out.append({"kind": "lookup", "column": b, "source": a, "keys": keys,
+                        "values": [_plain(codes[b][1][i]) for i in first]})
+            recomputed.add(b)
+            sources.add(a)
+    return out
+
+
+def _plain(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
 def discover(df: pd.DataFrame, schema: dict[str, Any]) -> list[dict]:
     """Rules that hold on every row of `df` (the training split) between its numeric columns."""
     cols = [c["name"] for c in schema["columns"] if c["role"] in ("numerical", "integer")]
@@ -101,6 +141,9 @@ def discover(df: pd.DataFrame, schema: dict[str, Any]) -> list[dict]:
         if knots is not None:
             rules.append({"kind": "derived", "column": b, "source": a, **knots})
             recomputed.add(b)
+    for rule in _lookups(df, schema, recomputed):
+        rules.append(rule)
+        recomputed.add(rule["column"])
     if len(cols) <= _MAX_COLUMNS:
         for a, b in combinations(cols, 2):
             for c in cols:
@@ -143,6 +186,9 @@ def apply(frame: pd.DataFrame, rules: list[dict], codecs: dict[str, Any]) -> pd.
                     for p in rule["parts"])
             x, y, z = rule["coef"]
             values = x * a + y * b + z
+        elif rule["kind"] == "lookup":
+            _apply_lookup(frame, rule)
+            continue
         else:
             continue
         column = codecs[rule["column"]]  # its NumericColumn
@@ -152,6 +198,30 @@ def apply(frame: pd.DataFrame, rules: list[dict], codecs: dict[str, Any]) -> pd.
         frame[rule["column"]] = unclipped.from_float(
             np.where(missing, 0.0, values), missing if column.has_missing else None).values
     return frame
+
+
+def _apply_lookup(frame: pd.DataFrame, rule: dict) -> None:
+    """B = table[A]; an A value the table lacks (a numeric A between knots) takes the nearest
+    key's entry."""
+    keys, values = rule["keys"], rule["values"]
+    src = frame[rule["source"]]
+    index = pd.Index(keys)
+    pos = index.get_indexer(src.to_numpy(dtype=object) if not pd.api.types.is_numeric_dtype(
+        src) or pd.api.types.is_bool_dtype(src) else src.to_numpy())
+    if (pos < 0).any() and pd.api.types.is_numeric_dtype(src) \
+            and not pd.api.types.is_bool_dtype(src):
+        k = np.asarray(keys, dtype=np.float64)
+        x = src.to_numpy(dtype=np.float64)
+        near = np.clip(np.searchsorted(k, x), 1, len(k) - 1)
+        near -= (x - k[near - 1]) < (k[near] - x)
+        pos = np.where(pos < 0, near, pos)
+    pos = np.maximum(pos, 0)
+    mapped = np.asarray(values, dtype=object)[pos]
+    target = frame[rule["column"]]
+    if isinstance(target.dtype, pd.CategoricalDtype):
+        frame[rule["column"]] = pd.Categorical(mapped, categories=target.cat.categories)
+    else:
+        frame[rule["column"]] = pd.Series(mapped, index=frame.index).astype(target.dtype)
 
 
 def satisfied(frame: pd.DataFrame, rules: list[dict]) -> np.ndarray:
@@ -170,6 +240,8 @@ def describe(rule: dict) -> str:
     """One readable line per rule (logs and docs)."""
     if rule["kind"] == "derived":
         return f"{rule['column']} = f({rule['source']}) (monotone, {len(rule['x'])} knots)"
+    if rule["kind"] == "lookup":
+        return f"{rule['column']} = table[{rule['source']}] ({len(rule['keys'])} keys)"
     if rule["kind"] == "linear":
         (a, b), (x, y, z) = rule["parts"], rule["coef"]
         term = lambda k, n: n if k == 1 else f"{k:g} {n}"  # noqa: E731
