@@ -94,34 +94,37 @@ def run_tool(tool: str, split: Split, train_rows: int) -> dict:
     entry: dict = {"commands": [], "train_rows": train_rows, "overrides": list(split.overrides)}
     if split.rescore and synthetic.is_file() and fit_record.is_file():
         # --rescore: keep the tool's earlier fit and rows, only evaluate again.
-        entry.update(json.loads(fit_record.read_text()), rescored=True)
-        entry["commands"] = [c for c in entry["commands"] if " evaluate " not in f" {c} "]
+        entry.update(json.loads(fit_record.read_text()), rescored=True)  # fit commands only
     else:
         shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        if entry.get("rescored"):
-            pass
-        elif tool == "ours":
-            entry.update(_ours(split, out_dir, synthetic, entry["commands"]))
-        elif tool == "independent":
-            entry.update(_independent(split, synthetic, train_rows))
-        else:
-            entry.update(_reference(tool, split, out_dir, synthetic, train_rows, entry["commands"]))
         if not entry.get("rescored"):
+            entry.update(_fit(tool, split, out_dir, synthetic, train_rows, entry["commands"]))
             fit_record.write_text(json.dumps({k: v for k, v in entry.items()
-                                              if k not in ("overrides",)}))
+                                              if k != "overrides"}))
         step(synth("evaluate", "--params", str(split.params), "--data-dir", str(split.prepared),
                    "--synthetic", str(synthetic), "--train-log", str(out_dir / "train_log"),
                    "--out-dir", str(out_dir / "eval")),
              out_dir / "evaluate.log", split.timeout, entry["commands"])
         metrics = json.loads((out_dir / "eval" / "metrics.json").read_text())
+        details = json.loads((out_dir / "eval" / "details.json").read_text())
         entry.update(status="ok", metrics=extract_metrics(metrics),
-                     utility_task=metrics.get("details", {}).get("utility_task"))
+                     utility_task=details.get("utility_task"))
     except StepError as exc:
         entry.update(status="error", error=str(exc))
         print(f"  {tool}: {exc}", flush=True)
     return entry
+
+
+def _fit(tool: str, split: Split, out_dir: Path, synthetic: Path, rows: int,
+         shown: list[str]) -> dict:
+    """Fit `tool` and write its rows to `synthetic`; its train/sample seconds."""
+    if tool == "ours":
+        return _ours(split, out_dir, synthetic, shown)
+    if tool == "independent":
+        return _independent(split, synthetic, rows)
+    return _reference(tool, split, out_dir, synthetic, rows, shown)
 
 
 def _ours(split: Split, out_dir: Path, synthetic: Path, shown: list[str]) -> dict:

@@ -10,13 +10,9 @@ class _StderrHandler(logging.StreamHandler):
     """Writes to whatever `sys.stderr` is now, not the one at set-up (click's CliRunner and
     pytest swap it per invocation; a stale stream would be closed)."""
 
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value) -> None:
-        pass
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
 
 
 def setup(verbose: bool = False) -> None:

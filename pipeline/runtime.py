@@ -85,7 +85,7 @@ class ProcessTimer(pl.callbacks.Timer):
         return {}  # nothing to restore (and no "add the ProcessTimer callback" warning)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        pass
+        self._offset = 0  # the cap counts this process's training only
 
 
 class EpochTimer(pl.Callback):

@@ -60,7 +60,8 @@ def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: Trai
     logger.info("training matrix: %d rows x %d dims (%d spans, %d conditionable columns), "
                 "transformed in %.2fs", matrix.shape[0], matrix.shape[1], len(transformer.spans),
                 len(transformer.discrete), time.perf_counter() - started)
-    model = build_model(train, transformer, seed, training_rounds(train)[1])
+    planned, per_round = training_rounds(train)
+    model = build_model(train, transformer, seed, per_round)
     run_id = fingerprint(matrix, train, seed)
     model.synth_meta = {**synth_meta(train.model, schema, transformer.to_dict(),
                                      dataclasses.asdict(train), seed), "fingerprint": run_id}
@@ -77,7 +78,7 @@ def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: Trai
         if train.resume and last.is_file():
             state = read_checkpoint(last)
             check_resumable(state, last, run_id)
-            check_budget(state, last, training_rounds(train)[0])
+            check_budget(state, last, planned)
             ckpt_path = str(last)
             logger.info("resuming from %s (%d optimiser steps done)", last,
                         state.get("global_step", 0))
@@ -88,12 +89,10 @@ def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: Trai
     trainer.fit(model, ckpt_path=ckpt_path)
     logger.info("trained %d rounds (%d optimiser steps) in %.0fs", trainer.current_epoch,
                 trainer.global_step, timer.seconds_per_epoch() * max(timer.epochs, 1))
-    planned, _ = training_rounds(train)
     if trainer.current_epoch < planned:
         logger.warning("train.max_minutes (%s) reached after %d of %d rounds: the model is "
                        "less trained than train.steps asks (train.resume: true continues it)",
-                       train.max_minutes,
-                       trainer.current_epoch, planned)
+                       train.max_minutes, trainer.current_epoch, planned)
     if train.calibrate:
         t0 = time.perf_counter()
         model.calibrate(seed=seed)

@@ -173,50 +173,49 @@ def discover(df: pd.DataFrame, schema: dict[str, Any]) -> list[dict]:
     return rules
 
 
+def _numbers(series: pd.Series) -> np.ndarray:
+    return pd.to_numeric(series).to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _recomputed(frame: pd.DataFrame, rule: dict) -> np.ndarray:
+    """The values a derived or linear rule gives its column, from the decoded sources."""
+    if rule["kind"] == "derived":
+        return np.interp(_numbers(frame[rule["source"]]), rule["x"], rule["y"])
+    (a, b), (x, y, z) = rule["parts"], rule["coef"]
+    return x * _numbers(frame[a]) + y * _numbers(frame[b]) + z
+
+
 def apply(frame: pd.DataFrame, rules: list[dict], codecs: dict[str, Any]) -> pd.DataFrame:
-    """Recompute derived and sum columns of decoded rows in place (through each column's
-    codec, `codecs` = name -> NumericColumn, so rounding, range and dtype stay the column's
-    own); returns `frame`."""
+    """Recompute the columns of derived, linear and lookup rules in decoded rows, in place;
+    numeric results go through the column's codec (`codecs` = name -> NumericColumn) so its
+    rounding and dtype stay its own. Returns `frame`."""
     for rule in rules:
-        if rule["kind"] == "derived":
-            src = pd.to_numeric(frame[rule["source"]]).to_numpy(dtype=np.float64, na_value=np.nan)
-            values = np.interp(src, rule["x"], rule["y"])
-        elif rule["kind"] == "linear":
-            a, b = (pd.to_numeric(frame[p]).to_numpy(dtype=np.float64, na_value=np.nan)
-                    for p in rule["parts"])
-            x, y, z = rule["coef"]
-            values = x * a + y * b + z
-        elif rule["kind"] == "lookup":
+        if rule["kind"] == "lookup":
             _apply_lookup(frame, rule)
-            continue
-        else:
-            continue
-        column = codecs[rule["column"]]  # its NumericColumn
-        missing = np.isnan(values)
-        # The column's rounding and dtype, not its range clip: a clipped total breaks the sum.
-        unclipped = dataclasses.replace(column.codec, lo=-np.inf, hi=np.inf)
-        frame[rule["column"]] = unclipped.from_float(
-            np.where(missing, 0.0, values), missing if column.has_missing else None).values
+        elif rule["kind"] in ("derived", "linear"):
+            values = _recomputed(frame, rule)
+            column = codecs[rule["column"]]
+            missing = np.isnan(values)
+            # The column's rounding and dtype, not its range clip: a clipped total breaks
+            # the sum.
+            unclipped = dataclasses.replace(column.codec, lo=-np.inf, hi=np.inf)
+            frame[rule["column"]] = unclipped.from_float(
+                np.where(missing, 0.0, values), missing if column.has_missing else None).values
     return frame
 
 
 def _apply_lookup(frame: pd.DataFrame, rule: dict) -> None:
-    """B = table[A]; an A value the table lacks (a numeric A between knots) takes the nearest
-    key's entry."""
-    keys, values = rule["keys"], rule["values"]
-    src = frame[rule["source"]]
-    index = pd.Index(keys)
-    pos = index.get_indexer(src.to_numpy(dtype=object) if not pd.api.types.is_numeric_dtype(
-        src) or pd.api.types.is_bool_dtype(src) else src.to_numpy())
-    if (pos < 0).any() and pd.api.types.is_numeric_dtype(src) \
-            and not pd.api.types.is_bool_dtype(src):
-        k = np.asarray(keys, dtype=np.float64)
-        x = src.to_numpy(dtype=np.float64)
+    """B = table[A]; a numeric A value the table lacks (between keys) takes the nearest key's
+    entry."""
+    keys, src = rule["keys"], frame[rule["source"]]
+    numeric = pd.api.types.is_numeric_dtype(src) and not pd.api.types.is_bool_dtype(src)
+    pos = pd.Index(keys).get_indexer(src.to_numpy() if numeric else src.to_numpy(dtype=object))
+    if numeric and (pos < 0).any():
+        k, x = np.asarray(keys, dtype=np.float64), src.to_numpy(dtype=np.float64)
         near = np.clip(np.searchsorted(k, x), 1, len(k) - 1)
         near -= (x - k[near - 1]) < (k[near] - x)
         pos = np.where(pos < 0, near, pos)
-    pos = np.maximum(pos, 0)
-    mapped = np.asarray(values, dtype=object)[pos]
+    mapped = np.asarray(rule["values"], dtype=object)[np.maximum(pos, 0)]
     target = frame[rule["column"]]
     if isinstance(target.dtype, pd.CategoricalDtype):
         frame[rule["column"]] = pd.Categorical(mapped, categories=target.cat.categories)
@@ -230,9 +229,7 @@ def satisfied(frame: pd.DataFrame, rules: list[dict]) -> np.ndarray:
     for rule in rules:
         if rule["kind"] != "order":
             continue
-        lo = pd.to_numeric(frame[rule["low"]]).to_numpy(dtype=np.float64, na_value=np.nan)
-        hi = pd.to_numeric(frame[rule["high"]]).to_numpy(dtype=np.float64, na_value=np.nan)
-        ok &= ~(lo > hi)
+        ok &= ~(_numbers(frame[rule["low"]]) > _numbers(frame[rule["high"]]))
     return ok
 
 
