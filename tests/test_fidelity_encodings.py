@@ -183,3 +183,35 @@ def test_generated_rows_keep_the_rules() -> None:
 
 def test_transform_params_default_to_the_quantile_encoding() -> None:
     assert TransformParams().numerical == "quantile"
+
+
+def _stamped(n: int, seed: int = 0) -> pd.DataFrame:
+    """A UTC timestamp with its New York local month/day/hour (DST: offset 4 or 5 hours)."""
+    rng = np.random.default_rng(seed)
+    utc = pd.Timestamp("2013-01-01") + pd.to_timedelta(rng.integers(0, 365 * 24, n), unit="h")
+    local = pd.Series(utc).dt.tz_localize("UTC").dt.tz_convert("America/New_York")
+    return pd.DataFrame({"time_hour": utc, "month": local.dt.month, "day": local.dt.day,
+                         "hour": local.dt.hour, "temp": rng.normal(50, 10, n).round(1),
+                         "gust": rng.integers(0, 24, n)})
+
+
+def test_datepart_rules_find_the_zone_and_keep_generated_parts_consistent() -> None:
+    from pipeline.data.schema import build_schema, infer_roles
+
+    real = _stamped(1500)
+    schema = build_schema(real, infer_roles(real, {}), "t", None, [])
+    rules = [r for r in constraints.discover(real, schema) if r["kind"] == "datepart"]
+    assert {(r["column"], r["part"]) for r in rules} == {("month", "month"), ("day", "day"),
+                                                        ("hour", "hour")}
+    # a zone that gives New York's clock in 2013 (America/Detroit is an alias for that year)
+    assert all(r["zone"] in ("America/New_York", "America/Detroit") for r in rules)
+    out = pipeline.Synthesizer(**{**TINY, "steps": 100}, seed=2).fit(real).sample(2000, seed=3)
+    local = pd.to_datetime(out["time_hour"]).dt.tz_localize("UTC").dt.tz_convert(
+        "America/New_York")
+    for part in ("month", "day", "hour"):
+        assert (out[part].to_numpy() == getattr(local.dt, part).to_numpy()).all(), part
+    without = pipeline.Synthesizer(**{**TINY, "steps": 100}, seed=2,
+                                   transform={"constraints": False}).fit(real).sample(2000, seed=3)
+    loose = pd.to_datetime(without["time_hour"]).dt.tz_localize("UTC").dt.tz_convert(
+        "America/New_York")
+    assert (without["hour"].to_numpy() != loose.dt.hour.to_numpy()).mean() > 0.5

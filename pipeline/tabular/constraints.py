@@ -4,7 +4,8 @@ Real tables carry rules that hold in every row: a loan amount never exceeds the 
 (`Amount <= Price`), a total is the sum of its parts (`bikers = casual + registered`), one
 column is a function of another (`logwage = log(wage)`). A GAN only approximates them, and a
 classifier spots every broken one. `discover` finds three kinds on the training table, each
-holding in 100 % of the rows where its columns are present:
+holding in 100 % of the rows where its columns are present (plus `datepart` rules, an integer
+column that is a calendar part of a datetime column, found by `dateparts.py`):
 
 - derived: column B is a monotone function of column A (one B value per A value); decoding
   recomputes B from A by interpolating the real (A, B) pairs;
@@ -29,6 +30,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from pipeline.tabular import dateparts
 
 _PROBE_ROWS = 2000
 _MAX_PAIRS = 5000  # a derived rule stores at most this many (A, B) knots
@@ -84,7 +87,8 @@ def _linear(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray | None:
     return coef if _close(design @ coef, c[ok]) else None
 
 
-def _lookups(df: pd.DataFrame, schema: dict[str, Any], recomputed: set[str]) -> list[dict]:
+def _lookups(df: pd.DataFrame, schema: dict[str, Any], recomputed: set[str],
+             parted: set[str]) -> list[dict]:
     """lookup rules: B takes one value per value of A (day of year -> weekday, season,
     holiday), where A repeats enough (>= _LOOKUP_ROWS_PER_KEY rows per value on average) for
     that to be evidence rather than A being nearly unique; neither column has missing values."""
@@ -101,7 +105,7 @@ def _lookups(df: pd.DataFrame, schema: dict[str, Any], recomputed: set[str]) -> 
             continue
         key = codes[a][0]
         for b in usable:
-            if b == a or b in recomputed or b in sources or n_values[b] < 2 \
+            if b == a or b in recomputed or b in parted or b in sources or n_values[b] < 2 \
                     or n_values[b] >= n_values[a]:
                 continue
             # one b per a: the number of distinct (a, b) pairs equals the number of a values
@@ -122,18 +126,21 @@ def _plain(v: Any) -> Any:
 
 
 def discover(df: pd.DataFrame, schema: dict[str, Any]) -> list[dict]:
-    """Rules that hold on every row of `df` (the training split) between its numeric columns."""
+    """Rules that hold on every row of `df` (the training split) between its numeric columns.
+    Datepart rules come first: their columns are recomputed before any rule reads them, so
+    they may be the sources of later rules (flights: `sched_dep_time = 100 hour + minute`)."""
+    rules: list[dict] = dateparts.discover(df, schema)
+    parted = {r["column"] for r in rules}
     cols = [c["name"] for c in schema["columns"] if c["role"] in ("numerical", "integer")]
     if len(cols) < 2 or len(df) < 20:
-        return []
+        return rules
     full = _values(df, cols)
     probe_idx = np.random.default_rng(0).choice(len(df), min(len(df), _PROBE_ROWS),
                                                 replace=False)
     probe = {c: v[probe_idx] for c, v in full.items()}
-    rules: list[dict] = []
     recomputed: set[str] = set()
     for a, b in permutations(cols, 2):
-        if b in recomputed or a in recomputed:
+        if b in recomputed or b in parted or a in recomputed:
             continue
         if _derived(probe[a], probe[b]) is None:
             continue
@@ -141,13 +148,14 @@ def discover(df: pd.DataFrame, schema: dict[str, Any]) -> list[dict]:
         if knots is not None:
             rules.append({"kind": "derived", "column": b, "source": a, **knots})
             recomputed.add(b)
-    for rule in _lookups(df, schema, recomputed):
+    for rule in _lookups(df, schema, recomputed, parted):
         rules.append(rule)
         recomputed.add(rule["column"])
     if len(cols) <= _MAX_COLUMNS:
         for a, b in combinations(cols, 2):
             for c in cols:
-                if c in (a, b) or c in recomputed or a in recomputed or b in recomputed:
+                if c in (a, b) or c in recomputed or c in parted or a in recomputed \
+                        or b in recomputed:
                     continue
                 coef = _linear(probe[a], probe[b], probe[c])
                 if coef is None:
@@ -178,7 +186,10 @@ def _numbers(series: pd.Series) -> np.ndarray:
 
 
 def _recomputed(frame: pd.DataFrame, rule: dict) -> np.ndarray:
-    """The values a derived or linear rule gives its column, from the decoded sources."""
+    """The values a datepart, derived or linear rule gives its column, from the decoded
+    sources."""
+    if rule["kind"] == "datepart":
+        return dateparts.parts_of(frame[rule["source"]], rule["zone"], rule["part"])
     if rule["kind"] == "derived":
         return np.interp(_numbers(frame[rule["source"]]), rule["x"], rule["y"])
     (a, b), (x, y, z) = rule["parts"], rule["coef"]
@@ -186,13 +197,13 @@ def _recomputed(frame: pd.DataFrame, rule: dict) -> np.ndarray:
 
 
 def apply(frame: pd.DataFrame, rules: list[dict], codecs: dict[str, Any]) -> pd.DataFrame:
-    """Recompute the columns of derived, linear and lookup rules in decoded rows, in place;
+    """Recompute the columns of datepart, derived, linear and lookup rules in decoded rows, in place;
     numeric results go through the column's codec (`codecs` = name -> NumericColumn) so its
     rounding and dtype stay its own. Returns `frame`."""
     for rule in rules:
         if rule["kind"] == "lookup":
             _apply_lookup(frame, rule)
-        elif rule["kind"] in ("derived", "linear"):
+        elif rule["kind"] in ("datepart", "derived", "linear"):
             values = _recomputed(frame, rule)
             column = codecs[rule["column"]]
             missing = np.isnan(values)
@@ -239,6 +250,8 @@ def describe(rule: dict) -> str:
         return f"{rule['column']} = f({rule['source']}) (monotone, {len(rule['x'])} knots)"
     if rule["kind"] == "lookup":
         return f"{rule['column']} = table[{rule['source']}] ({len(rule['keys'])} keys)"
+    if rule["kind"] == "datepart":
+        return f"{rule['column']} = {rule['part']} of {rule['source']} ({rule['zone'] or 'UTC'})"
     if rule["kind"] == "linear":
         (a, b), (x, y, z) = rule["parts"], rule["coef"]
         term = lambda k, n: n if k == 1 else f"{k:g} {n}"  # noqa: E731
