@@ -125,6 +125,9 @@ class TrainParams:
     checkpoint_minutes: float | None = None
     # after training, fit the generator's marginal calibration (pipeline/models/calibration.py)
     calibrate: bool = True
+    # after calibration, keep generated rows by a real-vs-generated classifier's density ratio
+    # (pipeline/models/refine.py), drawing at most this many rows per kept row (null: off)
+    refine_draws: float | None = 8.0
 
     def check(self) -> None:
         _require(self.steps >= 1, "train.steps", ">= 1")
@@ -132,6 +135,8 @@ class TrainParams:
         _require(self.max_minutes is None or self.max_minutes > 0, "train.max_minutes",
                  "> 0 or null")
         _require(0.0 <= self.ema_decay < 1.0, "train.ema_decay", "in [0, 1)")
+        _require(self.refine_draws is None or self.refine_draws > 1, "train.refine_draws",
+                 "> 1 or null")
         _require(self.cpu_threads is None or self.cpu_threads >= 1, "train.cpu_threads",
                  ">= 1 or null")
         _require(self.checkpoint_every >= 0, "train.checkpoint_every", ">= 0")

@@ -34,7 +34,7 @@ from pipeline.log import logger
 # train param (and the seed and the training matrix) must match the checkpoint's.
 CONTINUABLE = frozenset({
     "steps", "epochs", "max_minutes", "resume", "checkpoint_every", "checkpoint_minutes",
-    "accelerator", "devices", "num_nodes", "strategy", "compile", "calibrate",
+    "accelerator", "devices", "num_nodes", "strategy", "compile", "calibrate", "refine_draws",
     "cpu_threads",
 })
 
