@@ -5,7 +5,8 @@ Real tables carry rules that hold in every row: a loan amount never exceeds the 
 column is a function of another (`logwage = log(wage)`). A GAN only approximates them, and a
 classifier spots every broken one. `discover` finds three kinds on the training table, each
 holding in 100 % of the rows where its columns are present (plus `datepart` rules, an integer
-column that is a calendar part of a datetime column, found by `dateparts.py`):
+column that is a calendar part of a datetime column, found by `dateparts.py`, and `nested`
+rules, a many-level category that belongs to one level of another, `nesting.py`):
 
 - derived: column B is a monotone function of column A (one B value per A value); decoding
   recomputes B from A by interpolating the real (A, B) pairs;
@@ -31,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.tabular import dateparts
+from pipeline.tabular import dateparts, nesting
 
 _PROBE_ROWS = 2000
 _MAX_PAIRS = 5000  # a derived rule stores at most this many (A, B) knots
@@ -130,8 +131,19 @@ def discover(df: pd.DataFrame, schema: dict[str, Any]) -> list[dict]:
     Datepart rules come first: their columns are recomputed before any rule reads them, so
     they may be the sources of later rules (flights: `sched_dep_time = 100 hour + minute`)."""
     rules: list[dict] = dateparts.discover(df, schema)
-    parted = {r["column"] for r in rules}
+    rules += _numeric_rules(df, schema, {r["column"] for r in rules})
+    # nested rules last: they redraw a child after its parent has its final value
+    taken = {r["column"] for r in rules if "column" in r} | {
+        v for r in rules for k in ("source", "parts", "low", "high") if k in r
+        for v in (r[k] if isinstance(r[k], list) else [r[k]])}
+    return rules + nesting.discover(df, schema, taken)
+
+
+def _numeric_rules(df: pd.DataFrame, schema: dict[str, Any], parted: set[str]) -> list[dict]:
+    """derived, lookup, linear and order rules; `parted` columns (datepart rules) are never
+    recomputed again but may be sources."""
     cols = [c["name"] for c in schema["columns"] if c["role"] in ("numerical", "integer")]
+    rules: list[dict] = []
     if len(cols) < 2 or len(df) < 20:
         return rules
     full = _values(df, cols)
@@ -196,13 +208,16 @@ def _recomputed(frame: pd.DataFrame, rule: dict) -> np.ndarray:
     return x * _numbers(frame[a]) + y * _numbers(frame[b]) + z
 
 
-def apply(frame: pd.DataFrame, rules: list[dict], codecs: dict[str, Any]) -> pd.DataFrame:
+def apply(frame: pd.DataFrame, rules: list[dict], codecs: dict[str, Any],
+          rng: np.random.Generator | None = None) -> pd.DataFrame:
     """Recompute the columns of datepart, derived, linear and lookup rules in decoded rows, in place;
     numeric results go through the column's codec (`codecs` = name -> NumericColumn) so its
     rounding and dtype stay its own. Returns `frame`."""
     for rule in rules:
         if rule["kind"] == "lookup":
             _apply_lookup(frame, rule)
+        elif rule["kind"] == "nested":
+            nesting.apply(frame, rule, rng if rng is not None else np.random.default_rng(0))
         elif rule["kind"] in ("datepart", "derived", "linear"):
             values = _recomputed(frame, rule)
             column = codecs[rule["column"]]
@@ -250,6 +265,8 @@ def describe(rule: dict) -> str:
         return f"{rule['column']} = f({rule['source']}) (monotone, {len(rule['x'])} knots)"
     if rule["kind"] == "lookup":
         return f"{rule['column']} = table[{rule['source']}] ({len(rule['keys'])} keys)"
+    if rule["kind"] == "nested":
+        return f"{rule['column']} nested in {rule['parent']} ({len(rule['levels'])} levels)"
     if rule["kind"] == "datepart":
         return f"{rule['column']} = {rule['part']} of {rule['source']} ({rule['zone'] or 'UTC'})"
     if rule["kind"] == "linear":

@@ -134,7 +134,7 @@ class TableTransformer:
                 for codec, sl in zip(self.codecs, self._slices)}
         frame = pd.DataFrame(data, columns=self.columns)
         if self.rules:
-            constraints.apply(frame, self.rules, {c.name: c for c in self.codecs})
+            constraints.apply(frame, self.rules, {c.name: c for c in self.codecs}, rng)
         return frame
 
     @property
