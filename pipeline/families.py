@@ -50,10 +50,15 @@ FAMILIES: dict[str, Family] = {
 DEFAULT = "tabular"
 
 
-def for_dataset(dataset: str) -> Family:
-    from pipeline.images.datasets import is_image_source
+# "module:function" answering "is this prepare.dataset an image source?" (imported by name
+# like the verbs; the tabular prepare stage lists the module in its dvc.yaml deps)
+IMAGE_SOURCE = "pipeline.images.datasets:is_image_source"
 
-    return FAMILIES["image" if is_image_source(dataset) else DEFAULT]
+
+def for_dataset(dataset: str) -> Family:
+    module, _, function = IMAGE_SOURCE.partition(":")
+    is_image = getattr(importlib.import_module(module), function)(dataset)
+    return FAMILIES["image" if is_image else DEFAULT]
 
 
 def for_model(model: str) -> Family:

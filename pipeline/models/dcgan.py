@@ -146,9 +146,13 @@ class DCGANModule(pl.LightningModule):
             self.manual_backward(loss_g)
             g_opt.step()
         if h.ema_decay > 0:
+            # warm-up on the GAN step count (a host-side int, no sync; resumes exactly):
+            # short runs are not dominated by the initial weights (0.999 ** 1000 = 37%)
+            t = self.global_step // (h.critic_steps + 1)
+            decay = min(h.ema_decay, (1 + t) / (10 + t))
             with torch.no_grad():
                 torch._foreach_lerp_(list(self.generator_ema.parameters()),
-                                     list(self.generator.parameters()), 1.0 - h.ema_decay)
+                                     list(self.generator.parameters()), 1.0 - decay)
                 for e, b in zip(self.generator_ema.buffers(), self.generator.buffers()):
                     e.copy_(b)
         return torch.stack([loss_g, loss_d, penalty, critic_real, critic_fake]).detach()
