@@ -73,6 +73,10 @@ def datasets() -> None:
 
     rows = [("name", "rows", "cols", "source", "licence")]
     rows += [(d.name, str(d.rows), str(d.columns), d.source, d.licence) for d in DATASETS.values()]
+    from pipeline.images.datasets import IMAGE_DATASETS
+
+    rows += [(name, str(n), size, source, licence)  # image sets: cols = image size
+             for name, (_, n, size, source, licence) in IMAGE_DATASETS.items()]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
@@ -101,9 +105,11 @@ def prepare(params_path: Path, out_dir: Path) -> None:
 def train(params_path: Path, data_dir: Path, model_path: Path, log_dir: Path) -> None:
     """Train the GAN on the prepared training table."""
     params = _load(params_path)
-    from pipeline.families import for_model
+    from pipeline.families import check_prepared, for_model
 
-    for_model(params.train.model).verb("train")(params, data_dir, model_path, log_dir)
+    family = for_model(params.train.model)
+    check_prepared(data_dir, family, params.train.model)
+    family.verb("train")(params, data_dir, model_path, log_dir)
 
 
 @cli.command()

