@@ -115,6 +115,7 @@ class SnapshotCallback(pl.Callback):
             return
         gen = torch.Generator(device=pl_module.device).manual_seed(self.seed + 1)
         x = pl_module.sample(torch.as_tensor(self.labels, device=pl_module.device), gen)
-        self.steps.append(int(trainer.global_step))
+        # GAN steps (generator updates), as train.steps counts them
+        self.steps.append(int(trainer.global_step) // (pl_module.hparams.critic_steps + 1))
         self.images.append(((x.float().cpu() + 1) * 127.5).round().clamp(0, 255)
                            .to(torch.uint8).permute(0, 2, 3, 1).numpy())
