@@ -24,7 +24,7 @@ from pipeline.images.classifier import ImageClassifier
 from pipeline.images.files import read_npz
 from pipeline.images.prepare import read_prepared
 from pipeline.images.report import render
-from pipeline.io import write_json
+from pipeline.io import atomic_path, write_json
 from pipeline.log import logger
 from pipeline.metrics.curves import read_curves
 
@@ -47,10 +47,9 @@ def run(params: Params, data_dir: Path, synthetic_path: Path, train_log_dir: Pat
         raise UserError(f"{synth_dir}: generated images are {fake.shape[1:]}, real ones "
                         f"{train.shape[1:]}")
     classes = schema["codec"]["classes"]
-    metrics, details = score(train, train_y, holdout, hold_y, fake, fake_y, classes,
-                             params.seed)
+    metrics, details, clf, pairs = score(train, train_y, holdout, hold_y, fake, fake_y,
+                                         classes, params.seed)
     snap_path = Path(train_log_dir) / "snapshots.npz" if train_log_dir else None
-    clf = details.pop("_classifier")
     if snap_path is not None and snap_path.is_file():
         snaps = read_npz(snap_path)
         real_f = clf.features(_cap(train, params.seed))
@@ -61,7 +60,6 @@ def run(params: Params, data_dir: Path, synthetic_path: Path, train_log_dir: Pat
     curves = read_curves(Path(train_log_dir)) if train_log_dir else {}
     out_dir = Path(out_dir)
     write_json(metrics, out_dir / "metrics.json")
-    pairs = details.pop("_pairs")
     write_json(details, out_dir / "details.json")
     write_json({"conditional_accuracy": details["conditional_accuracy"]},
                out_dir / "plots" / "conditional_accuracy.json")
@@ -69,8 +67,6 @@ def run(params: Params, data_dir: Path, synthetic_path: Path, train_log_dir: Pat
                out_dir / "plots" / "separability.json")
     html = render(metrics, details, pairs, synth_dir, curves,
                   dict(params.gate.thresholds), f"Synthetic images: {schema['dataset']}")
-    from pipeline.io import atomic_path
-
     with atomic_path(out_dir / "report.html") as tmp:
         Path(tmp).write_text(html, encoding="utf-8")
     logger.info("evaluated %d generated images in %.1fs: frechet %.3f, precision %.3f, "
@@ -88,8 +84,9 @@ def _cap(images: np.ndarray, seed: int, n: int = MAX_IMAGES) -> np.ndarray:
 
 def score(train: np.ndarray, train_y: np.ndarray, holdout: np.ndarray, hold_y: np.ndarray,
           fake: np.ndarray, fake_y: np.ndarray, classes: list[str], seed: int
-          ) -> tuple[dict, dict]:
-    """(metrics.json dict, details dict) for generated images against the real splits."""
+          ) -> tuple[dict, dict, ImageClassifier, list]:
+    """(metrics.json dict, details dict, the fitted classifier, the closest generated/train
+    pairs) for generated images against the real splits."""
     clf = ImageClassifier.fit(train, train_y, len(classes), seed=seed)
     f_train, f_hold = clf.features(_cap(train, seed)), clf.features(_cap(holdout, seed))
     f_fake = clf.features(_cap(fake, seed))
@@ -102,7 +99,7 @@ def score(train: np.ndarray, train_y: np.ndarray, holdout: np.ndarray, hold_y: n
     # privacy: same-size train and holdout references
     rng = np.random.default_rng(seed)
     train_ref = train[np.sort(rng.permutation(len(train))[:len(holdout)])]
-    d_train, idx_train = scores.nn_distances(fake, train_ref)
+    d_train, _ = scores.nn_distances(fake, train_ref)
     d_hold, _ = scores.nn_distances(fake, holdout)
     d_base, _ = scores.nn_distances(holdout, train)
     d_full, idx_full = scores.nn_distances(fake, train)
@@ -122,7 +119,6 @@ def score(train: np.ndarray, train_y: np.ndarray, holdout: np.ndarray, hold_y: n
     details = {"rows": {"train": len(train), "holdout": len(holdout), "generated": len(fake)},
                "conditional_accuracy": per_class,
                "nn_distance_median": {"generated_to_train": float(np.median(d_full)),
-                                      "holdout_to_train": float(np.median(d_base))},
-               "_classifier": clf,
-               "_pairs": [(fake[i], train[idx_full[i]], float(d_full[i])) for i in closest]}
-    return metrics, details
+                                      "holdout_to_train": float(np.median(d_base))}}
+    pairs = [(fake[i], train[idx_full[i]], float(d_full[i])) for i in closest]
+    return metrics, details, clf, pairs

@@ -55,7 +55,8 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3,
     return _coverage(f, r, r_radii, chunk), _coverage(r, f, f_radii, chunk)
 
 
-def nn_distances(query: np.ndarray, ref: np.ndarray, chunk: int = 1024) -> np.ndarray:
+def nn_distances(query: np.ndarray, ref: np.ndarray, chunk: int = 1024
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Euclidean pixel distance (0..1 scale, per pixel RMS) from each query image to its
     nearest ref image, and the index of that image."""
     q = torch.as_tensor(query.reshape(len(query), -1), dtype=torch.float32) / 255.0
