@@ -111,8 +111,16 @@ class SnapshotCallback(pl.Callback):
         self.images: list[np.ndarray] = []
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.current_epoch not in self.at or not trainer.is_global_zero:
-            return
+        if trainer.current_epoch in self.at and trainer.is_global_zero:
+            self._take(trainer, pl_module)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # a run stopped early (train.max_minutes) still gets its final images
+        done = int(trainer.global_step) // (pl_module.hparams.critic_steps + 1)
+        if trainer.is_global_zero and (not self.steps or self.steps[-1] != done):
+            self._take(trainer, pl_module)
+
+    def _take(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         gen = torch.Generator(device=pl_module.device).manual_seed(self.seed + 1)
         x = pl_module.sample(torch.as_tensor(self.labels, device=pl_module.device), gen)
         # GAN steps (generator updates), as train.steps counts them
