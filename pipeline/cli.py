@@ -56,6 +56,7 @@ def cli(verbose: bool) -> None:
 
     Stages (wired in dvc.yaml, run them all with `dvc repro`):
     prepare -> train -> generate -> evaluate -> gate.
+    Images too: a built-in image set or a folder as prepare.dataset (docs/images.md).
     """
     log.setup(verbose)
 
