@@ -77,6 +77,18 @@ class Synthesizer:
                              self.seed if seed is None else seed, self.chunk_rows)
         return pd.concat(list(chunks), ignore_index=True)
 
+    def interpolate(self, seed_a: int, seed_b: int, steps: int = 8,
+                    conditions: dict[str, Any] | None = None) -> pd.DataFrame:
+        """Rows along the latent path between two seeds' first latent points; the first and
+        last rows are `sample(1, conditions, seed=seed_a)` and `seed_b`'s
+        (`pipeline/tabular_latent.py`)."""
+        from pipeline.stages.generate import plan_conditions
+        from pipeline.tabular_latent import interpolate_rows
+
+        self._require_fitted()
+        plan = plan_conditions(self._transformer, self._schema, conditions)
+        return interpolate_rows(self._model, self._transformer, plan, (seed_a, seed_b), steps)
+
     def save(self, path: str | Path) -> None:
         """Write the checkpoint (same format as `synth train`; atomic)."""
         from pipeline.stages.train import save_checkpoint

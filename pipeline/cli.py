@@ -56,6 +56,7 @@ def cli(verbose: bool) -> None:
 
     Stages (wired in dvc.yaml, run them all with `dvc repro`):
     prepare -> train -> generate -> evaluate -> gate.
+    Images too: a built-in image set or a folder as prepare.dataset (docs/images.md).
     """
     log.setup(verbose)
 
@@ -73,6 +74,10 @@ def datasets() -> None:
 
     rows = [("name", "rows", "cols", "source", "licence")]
     rows += [(d.name, str(d.rows), str(d.columns), d.source, d.licence) for d in DATASETS.values()]
+    from pipeline.images.datasets import IMAGE_DATASETS
+
+    rows += [(name, str(n), size, source, licence)  # image sets: cols = image size
+             for name, (_, n, size, source, licence) in IMAGE_DATASETS.items()]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
@@ -85,9 +90,9 @@ def datasets() -> None:
 def prepare(params_path: Path, out_dir: Path) -> None:
     """Load, validate, profile and split the real table; fit the transformer."""
     params = _load(params_path)
-    from pipeline.stages import prepare as stage
+    from pipeline.families import for_dataset
 
-    stage.run(params, out_dir)
+    for_dataset(params.prepare.dataset).verb("prepare")(params, out_dir)
 
 
 @cli.command()
@@ -101,9 +106,11 @@ def prepare(params_path: Path, out_dir: Path) -> None:
 def train(params_path: Path, data_dir: Path, model_path: Path, log_dir: Path) -> None:
     """Train the GAN on the prepared training table."""
     params = _load(params_path)
-    from pipeline.stages import train as stage
+    from pipeline.families import check_prepared, for_model
 
-    stage.run(params, data_dir, model_path, log_dir)
+    family = for_model(params.train.model)
+    check_prepared(data_dir, family, params.train.model)
+    family.verb("train")(params, data_dir, model_path, log_dir)
 
 
 @cli.command()
@@ -118,13 +125,25 @@ def train(params_path: Path, data_dir: Path, model_path: Path, log_dir: Path) ->
 @click.option("--condition", "conditions", multiple=True, metavar="COLUMN=VALUE",
               help="Only generate rows with this value (repeatable; overrides generate.conditions).")
 @click.option("--seed", type=int, default=None, help="Sampling seed [default: params seed].")
+@click.option("--interpolate", metavar="SEED_A:SEED_B", default=None,
+              help="Instead: samples along the latent path between two seeds' first latent "
+                   "points (tables: Parquet rows; images: --out is a folder, a grid PNG).")
+@click.option("--interpolate-steps", type=click.IntRange(min=2), default=8, show_default=True,
+              help="Points on the --interpolate path, endpoints included.")
 def generate(params_path: Path, model_path: Path, out_path: Path, rows: int | None,
-             conditions: tuple[str, ...], seed: int | None) -> None:
-    """Generate synthetic rows from a trained checkpoint, streamed in chunks."""
+             conditions: tuple[str, ...], seed: int | None, interpolate: str | None,
+             interpolate_steps: int) -> None:
+    """Generate synthetic rows (or images) from a trained checkpoint, streamed in chunks."""
     params, parsed = _load(params_path), _parse_conditions(conditions)
-    from pipeline.stages import generate as stage
+    from pipeline.families import for_checkpoint
 
-    stage.run(params, model_path, out_path, rows=rows, conditions=parsed, seed=seed)
+    family = for_checkpoint(model_path)
+    if interpolate is not None:
+        family.verb("interpolate")(params, model_path, out_path, _parse_seeds(interpolate),
+                                   interpolate_steps, conditions=parsed)
+        return
+    family.verb("generate")(params, model_path, out_path, rows=rows, conditions=parsed,
+                            seed=seed)
 
 
 @cli.command()
@@ -142,9 +161,10 @@ def evaluate(params_path: Path, data_dir: Path, synthetic_path: Path, train_log_
              out_dir: Path) -> None:
     """Score fidelity, detection, utility and privacy; write metrics, plots and a report."""
     params = _load(params_path)
-    from pipeline.stages import evaluate as stage
+    from pipeline.families import for_prepared
 
-    stage.run(params, data_dir, synthetic_path, train_log_dir, out_dir)
+    for_prepared(data_dir).verb("evaluate")(params, data_dir, synthetic_path, train_log_dir,
+                                            out_dir)
 
 
 @cli.command()
@@ -178,6 +198,17 @@ def _parse_conditions(items: tuple[str, ...]) -> dict[str, str] | None:
             raise UserError(f"--condition must look like COLUMN=VALUE, got '{item}'")
         out[column] = value
     return out
+
+
+def _parse_seeds(text: str) -> tuple[int, int]:
+    """`A:B` -> (A, B) for --interpolate."""
+    a, sep, b = text.partition(":")
+    try:
+        if sep:
+            return int(a), int(b)
+    except ValueError:
+        pass
+    raise UserError(f"--interpolate must look like SEED_A:SEED_B (two integers), got '{text}'")
 
 
 def main() -> None:

@@ -63,7 +63,10 @@ def test_synth_datasets_prints_every_dataset():
     lines = result.output.strip().splitlines()
     assert lines[0].split() == ["name", "rows", "cols", "source", "licence"]
     listed = {line.split()[0]: line for line in lines[1:]}
-    assert set(listed) == set(DATASETS)
+    from pipeline.images.datasets import IMAGE_DATASETS
+
+    assert set(listed) == set(DATASETS) | set(IMAGE_DATASETS)  # image sets listed too
+    assert "28x28x1" in listed["mnist"]
     assert str(DATASETS["diamonds"].rows) in listed["diamonds"]
 
 

@@ -92,14 +92,20 @@ def _module_file(module: str) -> Path | None:
     return None  # a name imported from a module (a function), not a module
 
 
-def _stage_files(stage: str) -> set[Path]:
+def _stage_files(stage: str, family: str = "tabular") -> set[Path]:
     """Files `synth <stage>` can run: the CLI module (its top level and this stage's command,
     not the other commands' lazy imports), the package `__init__` (not its lazy
-    `Synthesizer` export), and everything imported from there on, transitively."""
+    `Synthesizer` export), the module of `family`'s verb for this stage (the CLI calls it
+    through `pipeline/families.py`), and everything imported from there on, transitively."""
+    from pipeline.families import FAMILIES
+
     other_commands = frozenset(c.callback.__name__ for n, c in cli.commands.items() if n != stage)
     skips = {ROOT / "pipeline" / "cli.py": other_commands,
              ROOT / "pipeline" / "__init__.py": frozenset({"__getattr__"})}
     todo, seen = ["pipeline.cli"], set()
+    verb = FAMILIES[family].verbs.get(stage)
+    if verb is not None:
+        todo.append(verb.partition(":")[0])
     while todo:
         parts = todo.pop().split(".")
         for i in range(1, len(parts) + 1):  # importing a.b.c runs a/__init__ and a/b/__init__

@@ -235,7 +235,8 @@ class CTGANModule(pl.LightningModule):
     @torch.inference_mode()
     def sample(self, n: int, cond_index: tuple[int, int] | None = None,
                generator: torch.Generator | None = None, batch: int | None = None,
-               bf16: bool | None = None) -> Tensor:
+               bf16: bool | None = None, noise: Tensor | None = None,
+               cond: Tensor | None = None) -> Tensor:
         """`n` rows in transformed space, optionally all conditioned on (discrete column,
         category); kept by the density-ratio refiner once it is fitted (`refine.py`)."""
         def draw(m: int) -> Tensor:
@@ -258,7 +259,8 @@ class CTGANModule(pl.LightningModule):
         BatchNorm statistics are left alone. `bf16` runs the hidden layers and the one-hot
         logits in bfloat16 (scalar outputs stay float32); default: on a CPU with native bf16
         dot products (AVX512-BF16/AMX), where `sample` is ~1.6x faster (the bare forward
-        ~3.6x); never on other devices.
+        ~3.6x); never on other devices. `noise` / `cond` (n rows each) replace the drawn
+        latent points / condition vectors (latent paths, `pipeline/tabular_latent.py`).
         """
         if bf16 is None:
             bf16 = self.device.type == "cpu" and _cpu_has_bf16()
@@ -280,11 +282,15 @@ class CTGANModule(pl.LightningModule):
         out = []
         for start in range(0, n, batch):
             size = min(batch, n - start)
-            cond = (self.sampler.fixed(size, *cond_index) if cond_index is not None
-                    else self.sampler.sample_original(size, generator))
-            noise = torch.randn(size, self.hparams.embedding_dim, device=cond.device,
-                                generator=generator)
-            h = net.inference_hidden(torch.cat([noise, cond], 1), hidden)
+            if cond is not None:
+                c = cond[start:start + size].to(self.device)
+            else:
+                c = (self.sampler.fixed(size, *cond_index) if cond_index is not None
+                     else self.sampler.sample_original(size, generator))
+            z = (noise[start:start + size].to(c.device) if noise is not None else
+                 torch.randn(size, self.hparams.embedding_dim, device=c.device,
+                             generator=generator))
+            h = net.inference_hidden(torch.cat([z, c], 1), hidden)
             if bf16 and len(hot_cols):
                 raw = torch.empty(size, self.data_dim, device=h.device)
                 raw[:, hot_cols] = torch.addmm(b_hot, h, w_hot.t()).float()
