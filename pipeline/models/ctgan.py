@@ -238,20 +238,24 @@ class CTGANModule(pl.LightningModule):
                bf16: bool | None = None, noise: Tensor | None = None,
                cond: Tensor | None = None) -> Tensor:
         """`n` rows in transformed space, optionally all conditioned on (discrete column,
-        category); kept by the density-ratio refiner once it is fitted (`refine.py`)."""
+        category); kept by the density-ratio refiner once it is fitted (`refine.py`).
+        `noise` / `cond` (n rows each) replace the drawn latent points / condition vectors
+        (latent paths, `pipeline/tabular_latent.py`): such rows are never refined, since a
+        latent path is one row per given point."""
         def draw(m: int) -> Tensor:
-            return self._draw(m, cond_index, generator, batch, bf16)
+            return self._draw(m, cond_index, generator, batch, bf16, noise, cond)
 
-        if not bool(self.refiner.on):
+        if not bool(self.refiner.on) or noise is not None or cond is not None:
             return draw(n)
         return refined_sample(self.refiner, draw, n, generator)
 
     @torch.inference_mode()
     def _draw(self, n: int, cond_index: tuple[int, int] | None = None,
               generator: torch.Generator | None = None, batch: int | None = None,
-              bf16: bool | None = None) -> Tensor:
-        """`n` rows straight from the generator (calibrated, not refined). The generation batch is independent of training's: by default 8192 rows
-        on CPU (the activations stay in cache; measured faster than 50k) and 65536 elsewhere.
+              bf16: bool | None = None, noise: Tensor | None = None,
+              cond: Tensor | None = None) -> Tensor:
+        """`n` rows straight from the generator (calibrated, not refined). The generation
+        batch is independent of training's: by default 8192 rows on CPU (the activations stay in cache; measured faster than 50k) and 65536 elsewhere.
 
         Inference path: BatchNorm (running stats) folded into the Linears, one-hot spans
         emitted as exact one-hots of argmax(logits + Gumbel) (the category a Gumbel-softmax
