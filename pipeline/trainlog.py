@@ -43,5 +43,8 @@ class TrainLogger(DVCLiveLogger):
         super().log_metrics(kept, step, sync)
 
     def write_summary(self, log_dir: Path) -> None:
-        """`summary.json`: {"train": {curve: last value}} for `dvc metrics show`."""
+        """`summary.json`: {"train": {curve: last value}} for `dvc metrics show` (kept as it
+        is when this process logged nothing, e.g. a resume with no round left)."""
+        if not self.last:
+            return
         io.write_json({"train": dict(sorted(self.last.items()))}, Path(log_dir) / SUMMARY)
