@@ -75,14 +75,14 @@ def write_inputs(rows: int, wide: int, seed: int, out: Path) -> None:
 
 
 class _Timings(logging.Handler):
-    """Collects evaluate's "evaluate: <metric> <s> s" log lines."""
+    """Collects evaluate's "evaluate: <i>/<n> <metric> done in <s> s" log lines."""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self.seconds: dict[str, float] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
-        m = re.match(r"evaluate: (\w+) ([\d.]+) s$", record.getMessage())
+        m = re.match(r"evaluate: \d+/\d+ (\w+) done in ([\d.]+) s$", record.getMessage())
         if m:
             self.seconds[m.group(1)] = float(m.group(2))
 

@@ -49,6 +49,7 @@ class PrepareParams:
     target: str | None = None  # label column (stratified split, ML utility); params.yaml: Status
     stratify: bool = True  # stratify the split by `target` when it is set
     columns: dict[str, str] = field(default_factory=dict)  # column -> role override
+    metadata: str | None = None  # SDV metadata JSON: roles from its sdtypes (docs/datasets.md)
     drop_all_null: bool = True  # drop all-null columns with a warning (False: error)
     csv: CsvParams = field(default_factory=CsvParams)  # delimiter/encoding of a CSV source
 

@@ -59,6 +59,16 @@ def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
         df.to_parquet(tmp, index=False)
 
 
+def write_csv_stream(chunks: Iterator[pd.DataFrame], path: str | Path) -> int:
+    """Stream chunks into one CSV file (header once, ISO dates, empty = missing), atomically."""
+    total = 0
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        for df in chunks:
+            df.to_csv(fh, index=False, header=total == 0, date_format="%Y-%m-%dT%H:%M:%S")
+            total += len(df)
+    return total
+
+
 def read_table(path: str | Path, csv_options: dict[str, Any] | None = None) -> pd.DataFrame:
     """Read a CSV or Parquet file; unknown suffix, missing or unreadable file -> UserError.
 

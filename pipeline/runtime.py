@@ -8,9 +8,11 @@ the `*_find_unused_parameters_true` strategies.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,7 @@ def build_trainer(train: TrainParams, logger_: Any = False, callbacks: list | No
                   checkpointing: bool = False) -> pl.Trainer:
     """A Trainer from the `train:` params (accelerator, devices, nodes, strategy, precision)."""
     epochs, _ = training_rounds(train)
+    quiet_lightning()
     callbacks = list(callbacks or [])
     if train.max_minutes is not None:
         callbacks.append(ProcessTimer(train.max_minutes))
@@ -62,10 +65,25 @@ def build_trainer(train: TrainParams, logger_: Any = False, callbacks: list | No
             max_epochs=epochs, accelerator=train.accelerator, devices=train.devices,
             num_nodes=train.num_nodes, strategy=resolve_strategy(train),
             precision=train.precision, logger=logger_, callbacks=callbacks,
-            enable_checkpointing=checkpointing, enable_progress_bar=show_progress_bar(),
+            enable_checkpointing=checkpointing, enable_progress_bar=False,
             enable_model_summary=False, log_every_n_steps=1, num_sanity_val_steps=0)
     except (MisconfigurationException, ValueError, TypeError) as exc:
         raise UserError(f"invalid train params for the Trainer: {exc}") from None
+
+
+LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric",
+                     "lightning.fabric")
+
+
+def quiet_lightning() -> None:
+    """The terminal shows our progress lines only: Lightning's banners ("GPU available"),
+    its logging-service tip and "`Trainer.fit` stopped" are INFO records, kept for
+    `synth --verbose`; a deprecation notice from Lightning's own torch calls is not the
+    user's to act on."""
+    level = logging.INFO if logger.isEnabledFor(logging.DEBUG) else logging.WARNING
+    for name in LIGHTNING_LOGGERS:
+        logging.getLogger(name).setLevel(level)
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
 
 
 class ProcessTimer(pl.callbacks.Timer):
@@ -89,10 +107,13 @@ class ProcessTimer(pl.callbacks.Timer):
 
 
 class EpochTimer(pl.Callback):
-    """Logs epoch progress and seconds per epoch through the package logger (rank 0 only)."""
+    """Training progress on rank 0: a progress bar with ETA (generator steps) for a person at
+    a terminal, else a plain line every tenth of the run through the package logger."""
 
-    def __init__(self, every: int = 0) -> None:
+    def __init__(self, every: int = 0, bar: bool | None = None) -> None:
         self.every = every
+        self.bar_wanted = show_progress_bar() if bar is None else bar
+        self.bar: Any = None
         self.started = 0.0
         self.fit_started = 0.0
         self.epochs = 0
@@ -100,6 +121,19 @@ class EpochTimer(pl.Callback):
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.fit_started = time.perf_counter()
         self.epochs = 0
+        if self.bar_wanted and trainer.is_global_zero:
+            from tqdm import tqdm
+
+            per = getattr(pl_module.hparams, "steps_per_epoch", None)
+            total, done = trainer.max_epochs, trainer.current_epoch
+            self.bar = tqdm(total=total * per if per else total, initial=done * (per or 1),
+                            unit="step" if per else "epoch", desc="synth: training",
+                            file=sys.stderr, dynamic_ncols=True, leave=True)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.started = time.perf_counter()
@@ -107,9 +141,12 @@ class EpochTimer(pl.Callback):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.epochs += 1
         epoch, total = trainer.current_epoch + 1, trainer.max_epochs
+        per = getattr(pl_module.hparams, "steps_per_epoch", None)
+        if self.bar is not None:
+            self.bar.update(per or 1)
+            return
         every = self.every or max(1, total // 10)
         if trainer.is_global_zero and (epoch % every == 0 or epoch == total):
-            per = getattr(pl_module.hparams, "steps_per_epoch", None)
             spent = time.perf_counter() - self.fit_started
             eta = spent / self.epochs * (total - epoch)
             what = (f"step {epoch * per}/{total * per}" if per else f"epoch {epoch}/{total}")

@@ -61,7 +61,7 @@ def test_synth_datasets_prints_every_dataset():
     result = CliRunner().invoke(cli, ["datasets"])
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
-    assert lines[0].split() == ["name", "rows", "cols", "source", "licence"]
+    assert lines[0].split() == ["name", "rows", "cols", "target", "source", "licence"]
     listed = {line.split()[0]: line for line in lines[1:]}
     from pipeline.images.datasets import IMAGE_DATASETS
 

@@ -6,8 +6,10 @@ outputs, that the gate passed the repo's own privacy and validity thresholds, th
 unchanged), and that a failing gate fails `dvc repro` with the codes the README documents.
 """
 
+import html
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -42,7 +44,9 @@ def repo(tmp_path_factory):
     shutil.copytree(ROOT / "pipeline", repo / "pipeline",
                     ignore=shutil.ignore_patterns("__pycache__"))
     (repo / ".dvc").mkdir()
-    for name in (".dvc/config", ".dvc/.gitignore", ".dvcignore", "dvc.yaml"):
+    (repo / ".dvc/plots").mkdir()
+    for name in (".dvc/config", ".dvc/.gitignore", ".dvc/plots/offline.html", ".dvcignore",
+                 "dvc.yaml"):
         shutil.copy(ROOT / name, repo / name)
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["prepare"].update(dataset=DATASET, target="species")
@@ -54,7 +58,8 @@ def repo(tmp_path_factory):
     _run(["git", "init", "-q"], repo)
     _run(["git", "add", "-A"], repo)
     _run(["git", "commit", "-qm", "init"], repo)  # dvclive needs a commit (ecosystem.md §0.6)
-    _run(["dvc", "repro"], repo)
+    repro = _run(["dvc", "repro"], repo)
+    (repo / "repro.err").write_text(repro.stderr)
     return repo
 
 
@@ -96,6 +101,111 @@ def test_rerunning_generate_reproduces_the_same_bytes(repo):
     _run(["dvc", "repro", "--force", "--single-item", "generate"], repo)
     after = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]["generate"]["outs"]
     assert before == after
+
+
+LIGHTNING_NOISE = ("GPU available", "TPU available", "Tip:", "litlogger", "deprecated",
+                   "`Trainer.fit` stopped")
+
+
+def test_stages_print_only_our_progress_lines(repo):
+    """What the stages write to stderr under `dvc repro` (stdout is DVC's and the gate's)."""
+    err = (repo / "repro.err").read_text()
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert lines and all(ln.startswith("synth: ") for ln in lines), lines
+    assert "synth: epoch 2/2" in err and "left" in err  # CI: plain lines, no bar
+    assert "\r" not in err
+    for noise in LIGHTNING_NOISE:
+        assert noise not in err, noise
+
+
+def test_training_curves_use_generator_steps_and_summary_is_grouped(repo):
+    curves = repo / "reports/train/plots/metrics"
+    names = {p.stem for p in curves.glob("*.tsv")}
+    assert {"loss_g", "loss_d", "critic_real", "critic_fake", "gradient_penalty"} <= names
+    assert "epoch" not in names
+    rows = len(pd.read_parquet(repo / "data/prepared/train.parquet"))
+    per_epoch = -(-rows // 50)  # batch_size 50: one epoch is ceil(rows / 50) generator steps
+    loss = pd.read_csv(curves / "loss_g.tsv", sep="\t")
+    assert loss["step"].tolist() == [per_epoch, 2 * per_epoch]
+    summary = json.loads((repo / "reports/train/summary.json").read_text())
+    assert set(summary) == {"train"} and set(summary["train"]) == names
+    assert summary["train"]["loss_g"] == pytest.approx(loss["loss_g"].iloc[-1])
+
+
+def test_dvc_metrics_show_reads_numbers_in_groups(repo):
+    shown = json.loads(_run(["dvc", "metrics", "show", "--json"], repo).stdout)
+    data = shown[""]["data"] if "" in shown else next(iter(shown.values()))["data"]
+    files = {path: entry["data"] for path, entry in data.items()}
+    assert set(files) == {"reports/metrics.json", "reports/train/summary.json",
+                          "reports/gate.json"}
+    assert set(files["reports/train/summary.json"]) == {"train"}
+    for path, values in files.items():
+        flat = _leaves(values)
+        assert flat, path
+        if path != "reports/gate.json":  # gate.json: passed + the checks it made
+            assert all(isinstance(v, (int, float)) for v in flat.values()), path
+    groups = {key.split(".")[0] for key in files["reports/metrics.json"]}
+    assert groups == {"fidelity", "diagnostic", "detection", "utility", "privacy"}
+    table = _run(["dvc", "metrics", "show"], repo).stdout
+    header = table.splitlines()[0].split()
+    assert "epoch" not in header and "step" not in header
+    assert "train.loss_g" in header and "fidelity.column_shapes" in header
+
+
+def _leaves(tree, prefix=""):
+    if isinstance(tree, dict):
+        out = {}
+        for k, v in tree.items():
+            out.update(_leaves(v, f"{prefix}{k}."))
+        return out
+    return {} if isinstance(tree, list) else {prefix[:-1]: tree}
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+PLOTS = {"training_losses": "generator step", "training_critic": "generator step",
+         "training_penalties": "generator step",
+         "reports_plots_column_shapes_json": "shape score",
+         "reports_plots_dcr_json": "distance to the closest training row"}
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
+def test_dvc_plots_show_renders_offline_once_each(repo, tmp_path):
+    _run(["dvc", "plots", "show", "-o", str(tmp_path / "plots")], repo)
+    page = (tmp_path / "plots" / "index.html").read_text()
+    assert "<script src=" not in page and "cdn.jsdelivr" not in page  # nothing from the web
+    divs = re.findall(r'<div id = "([^"]+)"', page)
+    assert sorted(divs) == sorted(PLOTS)  # each plot once
+    dom = subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
+                          "--virtual-time-budget=10000", "--dump-dom",
+                          f"--user-data-dir={tmp_path / 'profile'}",
+                          (tmp_path / "plots" / "index.html").as_uri()],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    for div, x_label in PLOTS.items():
+        chart = dom[dom.index(f'<div id="{div}"'):]
+        chart = chart[:chart.index("</svg>")]
+        texts = [html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", chart)]
+        assert x_label in texts, (div, texts[:20])  # drawn by Vega in the browser
+        assert any(t.startswith(("Training:", "Column shape", "Distance")) for t in texts), div
+        assert chart.count("<path") > 3, div  # marks, not an empty frame
+
+
+@pytest.mark.slow  # ~40 s: generate, evaluate and gate rerun inside `dvc exp run`
+def test_dvc_exp_run_sweep_and_exp_show(repo):
+    _run(["git", "add", "-A"], repo)
+    _run(["git", "commit", "-qm", "baseline"], repo)
+    _run(["dvc", "exp", "run", "-S", "generate.rows=120", "-n", "rows120"], repo)
+    shown = json.loads(_run(["dvc", "exp", "show", "--json"], repo).stdout)
+    exps = [e for commit in shown for e in (commit.get("experiments") or [])]
+    runs = [r for e in exps for r in e.get("revs", [])]
+    mine = [r for r in runs if r.get("name") == "rows120"]
+    assert mine, shown
+    data = mine[0]["data"]
+    assert data["params"]["params.yaml"]["data"]["generate"]["rows"] == 120
+    scores = data["metrics"]["reports/metrics.json"]["data"]
+    assert 0.0 <= scores["fidelity.column_shapes"] <= 1.0
+    table = _run(["dvc", "exp", "show", "--csv", "--only-changed"], repo).stdout
+    assert "rows120" in table and "fidelity.column_shapes" in table.splitlines()[0]
+    assert "generate.rows" in table.splitlines()[0]
 
 
 def test_failing_gate_fails_dvc_repro(repo):

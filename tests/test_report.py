@@ -7,6 +7,7 @@ import html
 import json
 import re
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ def _report(tmp: Path, synthetic=None, thresholds=None) -> Path:
     curves.mkdir(parents=True)
     (curves / "loss_g_epoch.tsv").write_text("step\tloss_g_epoch\n0\t1.5\n1\t1.1\n2\t0.9\n")
     (curves / "loss_d_epoch.tsv").write_text("step\tloss_d_epoch\n0\t0.3\n1\t0.1\n2\t-0.2\n")
+    (curves / "epoch.tsv").write_text("step\tepoch\n0\t0\n1\t1\n2\t2\n")  # a counter
     params = params_from_dict({"gate": {"thresholds": thresholds or THRESHOLDS}})
     evaluate.run(params, data_dir, syn, tmp / "train", tmp / "out")
     return tmp / "out" / "report.html"
@@ -99,19 +101,78 @@ def test_report_without_training_logs(tmp_path: Path) -> None:
     assert "No DVCLive training logs" in (tmp_path / "out" / "report.html").read_text()
 
 
+class _Dom(HTMLParser):
+    """Text by element id, every <svg> title and <text> in the rendered DOM."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str | None] = []
+        self.by_id: dict[str, str] = {}
+        self.svg_texts: list[str] = []
+        self.titles: list[str] = []
+        self._tag = ""
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self._tag = tag
+        if tag == "svg" and attrs.get("aria-label"):
+            self.titles.append(attrs["aria-label"])
+        self.stack.append(attrs.get("id"))
+        if attrs.get("id"):
+            self.by_id.setdefault(attrs["id"], "")
+
+    def handle_endtag(self, tag):
+        if self.stack:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        if self._tag == "text":
+            self.svg_texts.append(data)
+        for element in {i for i in self.stack if i}:
+            self.by_id[element] += data
+
+
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt install chromium)")
 def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
-    report = _report(tmp_path)
-    shot = tmp_path / "report.png"
-    subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
-                    f"--screenshot={shot}", "--window-size=1200,3000",
-                    "--user-data-dir=" + str(tmp_path / "profile"), report.as_uri()],
-                   check=True, capture_output=True, timeout=120)
-    assert shot.is_file()
-    dom = subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
-                          "--dump-dom", "--user-data-dir=" + str(tmp_path / "profile2"),
-                          report.as_uri()], check=True, capture_output=True, text=True,
-                         timeout=120).stdout
-    # What the browser parsed holds the scores and the verdict, not just some pixels.
-    assert "Gate: PASS" in dom and "fidelity.column_shapes" in dom
-    assert dom.count("<svg") == report.read_text().count("<svg")
+    """What the browser parsed holds metrics.json's numbers, every column, the verdict and
+    its thresholds, the worst columns, and labelled training curves without `epoch`."""
+    report = _report(tmp_path, thresholds={**THRESHOLDS, "detection.auc": 0.5})
+    dom_text = subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
+                               "--dump-dom", "--user-data-dir=" + str(tmp_path / "profile"),
+                               report.as_uri()], check=True, capture_output=True, text=True,
+                              timeout=120).stdout
+    dom = _Dom()
+    dom.feed(dom_text)
+    metrics = json.loads((report.parent / "metrics.json").read_text())
+    for key, value in metrics.items():  # each score's row shows metrics.json's number
+        row = dom.by_id[f"metric-{key}"]
+        assert key in row and ("n/a" if value is None else f"{value:.4f}") in row, key
+    result = json.loads((report.parent / "details.json").read_text())
+    columns = [c["column"] for c in result["column_shapes"]]
+    assert set(columns) <= set(dom.titles)  # every column has its distribution chart
+    try:
+        gated = gate.run(params_from_dict({"gate": {"thresholds": {**THRESHOLDS,
+                                                                   "detection.auc": 0.5}}}),
+                         report.parent / "metrics.json", tmp_path / "gate.json")
+    except GateFailed:
+        gated = json.loads((tmp_path / "gate.json").read_text())
+    verdict = dom.by_id["gate-verdict"]
+    assert verdict.startswith("Gate: FAIL") and not gated["passed"] and "detection.auc" in verdict
+    for check in gated["checks"]:  # each threshold next to its metric, with the outcome
+        sign = ">=" if check["direction"] == "maximize" else "<="
+        row = dom.by_id[f"metric-{check['metric']}"]
+        assert f"{sign} {check['threshold']:g} {'pass' if check['passed'] else 'FAIL'}" in row
+    head = dom.by_id["headline"]  # first screen: scores, what they mean, their gate
+    assert f"detection AUC {metrics['detection.auc']:.4f}" in head
+    assert "gate <= 0.5: FAIL" in head and "cannot tell synthetic rows from real" in head
+    worst = sorted(result["column_shapes"], key=lambda r: r["score"])[:3]
+    for row in worst:
+        assert f"{row['column']} ({row['score']:.4f})" in dom.by_id["worst-columns"]
+        assert f"{row['column']}: shape {row['score']:.4f}" in dom.titles
+    assert "Worst column pairs: trend error (0 = same as real)" in dom.titles
+    assert "train/loss_g_epoch" in dom.titles and "epoch" not in dom.titles
+    assert dom.svg_texts.count("generator step") == 2  # each curve's x axis is labelled
+    # The first screen comes before the full score table.
+    order = [dom_text.index(n) for n in ('id="gate-verdict"', 'id="headline"',
+                                         'id="worst-columns"', "<h2>Scores</h2>")]
+    assert order == sorted(order)

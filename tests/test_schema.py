@@ -130,8 +130,8 @@ def test_metadata_maps_roles_to_sdtypes():
     _, schema = schema_by_name(mixed_frame())
     meta = to_sdmetrics_metadata(schema)["tables"]["table"]
     cols = meta["columns"]
-    assert cols["income"] == {"sdtype": "numerical", "computer_representation": "Float"}
-    assert cols["age"] == {"sdtype": "numerical", "computer_representation": "Int64"}
+    assert cols["income"] == {"sdtype": "numerical"}  # no computer_representation: SDV 2
+    assert cols["age"] == {"sdtype": "numerical"}     # rejects it; schema.json has int/float
     assert cols["colour"] == {"sdtype": "categorical"}
     assert cols["smoker"] == {"sdtype": "boolean"}
     assert cols["joined"] == {"sdtype": "datetime"}

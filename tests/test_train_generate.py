@@ -83,6 +83,38 @@ def test_generate_streams_rows_with_schema_dtypes(project: Path) -> None:
     assert set(out["grade"]) <= set(real["grade"]) and out["member"].dtype == bool
 
 
+def test_generate_writes_csv_when_asked_and_refuses_other_suffixes(project: Path) -> None:
+    """`--out x.csv` is a CSV with the same rows as the Parquet of the same seed; chunks
+    report progress; an unknown suffix is a one-line error and nothing is written."""
+    result = invoke(project, "generate", "--model", project / "model.ckpt", "--out",
+                    project / "out.csv", "--rows", 250, "--seed", 3)
+    invoke(project, "generate", "--model", project / "model.ckpt", "--out",
+           project / "same.parquet", "--rows", 250, "--seed", 3)
+    assert (project / "out.csv").read_bytes()[:4] != b"PAR1"
+    csv = pd.read_csv(project / "out.csv")
+    same = pd.read_parquet(project / "same.parquet")
+    assert list(csv.columns) == list(same.columns) and len(csv) == 250
+    pd.testing.assert_frame_equal(csv, same, check_dtype=False)
+    assert "-> " in result.stderr and "out.csv" in result.stderr
+    chunked = invoke(project, "generate", "--model", project / "model.ckpt", "--out",
+                     project / "chunks.parquet", "--rows", 250)
+    assert "generated 250 rows" in chunked.stderr and "rows (" not in chunked.stderr  # 1 chunk
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params.setdefault("generate", {})["chunk_rows"] = 100
+    (project / "chunked.yaml").write_text(yaml.safe_dump(params))
+    result = CliRunner().invoke(cli, ["generate", "--params", str(project / "chunked.yaml"),
+                                      "--model", str(project / "model.ckpt"), "--out",
+                                      str(project / "chunks.parquet"), "--rows", "250"])
+    assert result.exit_code == 0, result.output
+    assert "generate: 100/250 rows (40%), about" in result.stderr
+    assert "generate: 200/250 rows (80%)" in result.stderr
+    bad = invoke(project, "generate", "--model", project / "model.ckpt", "--out",
+                 project / "out.xlsx", code=2)
+    assert bad.stderr.strip() == (f"error: --out {project / 'out.xlsx'}: write .parquet or "
+                                  ".csv (got '.xlsx')")
+    assert not (project / "out.xlsx").exists()
+
+
 def test_conditions_hold_in_every_row(project: Path) -> None:
     invoke(project, "generate", "--model", project / "model.ckpt", "--out",
            project / "cond.parquet", "--rows", 300, "--condition", "grade=e",

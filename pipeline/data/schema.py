@@ -31,9 +31,13 @@ DATE_MIN_PARSED = 0.5  # a date column needs more than this share of its values 
 DATE_GUESSES = 5  # formats are guessed from this many date-like values
 
 
-def infer_roles(df: pd.DataFrame, overrides: dict[str, str] | None = None) -> dict[str, str]:
-    """Role of every column, in column order; overrides win but must fit the data."""
-    overrides = overrides or {}
+def infer_roles(df: pd.DataFrame, overrides: dict[str, str] | None = None,
+                labels: dict[str, str] | None = None) -> dict[str, str]:
+    """Role of every column, in column order; overrides win but must fit the data.
+
+    `labels` names where a column's override came from in errors (default
+    `prepare.columns.<column>`)."""
+    overrides, labels = overrides or {}, labels or {}
     for column, role in overrides.items():
         if column not in df.columns:
             raise UserError(f"prepare.columns names column '{column}', which is not in the table")
@@ -43,7 +47,8 @@ def infer_roles(df: pd.DataFrame, overrides: dict[str, str] | None = None) -> di
     roles = {}
     for column in df.columns:
         if column in overrides:
-            _check_override(df[column], column, overrides[column])
+            _check_override(df[column], labels.get(column, f"prepare.columns.{column}"),
+                            overrides[column])
             roles[column] = overrides[column]
         else:
             roles[column] = infer_role(df[column])
@@ -52,23 +57,33 @@ def infer_roles(df: pd.DataFrame, overrides: dict[str, str] | None = None) -> di
 
 def infer_role(col: pd.Series) -> str:
     """The role of one column from its values alone (the name is never used)."""
+    return explain_role(col)[0]
+
+
+def explain_role(col: pd.Series) -> tuple[str, str]:
+    """(role, why) for one column from its values alone; `synth inspect` prints the why."""
     values = col.dropna()
     if len(values) == len(col) and values.nunique() == 1:
-        return "constant"
+        return "constant", "the same value in every row"
     if ptypes.is_bool_dtype(col) or _all_bools(values):
-        return "boolean"
+        return "boolean", "only True/False values"
     if ptypes.is_datetime64_any_dtype(col):
-        return "datetime"
+        return "datetime", f"stored as dates ({col.dtype})"
     if ptypes.is_numeric_dtype(col):
         if ptypes.is_integer_dtype(col):
-            return "id" if _is_integer_key(col) else "integer"
-        return "integer" if _integral(values) else "numerical"
+            if _is_integer_key(col):
+                return "id", ("unique, complete, dense integers (a row number or key; "
+                              "override with prepare.columns if it is a quantity)")
+            return "integer", "whole numbers"
+        if _integral(values):
+            return "integer", "whole numbers (stored as floats, e.g. with missing values)"
+        return "numerical", "numbers with fractions"
     fmt = _date_format(values)
     if fmt is not None and _parsed_share(values, fmt) > DATE_MIN_PARSED:
-        return "datetime"
+        return "datetime", f"text that parses as dates ({fmt})"
     if _is_string_key(col):
-        return "id"
-    return "categorical"
+        return "id", "unique, complete text values: nothing to learn as categories"
+    return "categorical", f"{values.nunique()} distinct text values"
 
 
 def coerce(df: pd.DataFrame, roles: dict[str, str]) -> pd.DataFrame:
@@ -101,15 +116,21 @@ def build_schema(df: pd.DataFrame, roles: dict[str, str], dataset: str,
     }
 
 
+METADATA_SPEC_VERSION = "V1"  # read by sdmetrics and by SDV 1.x and 2.x `Metadata`
+
+
 def to_sdmetrics_metadata(schema: dict[str, Any]) -> dict[str, Any]:
-    """sdmetrics' unified metadata `{"tables": {"table": {...}}}` for a schema."""
+    """The table's metadata in the form sdmetrics and SDV's `Metadata.load_from_dict` read:
+    `{"METADATA_SPEC_VERSION": "V1", "tables": {"table": {...}}, "relationships": []}`.
+
+    No `computer_representation` (SDV 2 rejects it; sdmetrics' reports do not use it): the
+    integer/float distinction lives in schema.json."""
     columns: dict[str, dict[str, str]] = {}
     primary_key = None
     for col in schema["columns"]:
         role = col["role"]
         if role in ("numerical", "integer"):
-            rep = "Int64" if role == "integer" else "Float"
-            columns[col["name"]] = {"sdtype": "numerical", "computer_representation": rep}
+            columns[col["name"]] = {"sdtype": "numerical"}
         elif role == "datetime":
             entry = {"sdtype": "datetime"}
             if not col["dtype"].startswith("datetime64"):
@@ -125,7 +146,8 @@ def to_sdmetrics_metadata(schema: dict[str, Any]) -> dict[str, Any]:
     table: dict[str, Any] = {"columns": columns}
     if primary_key is not None:
         table["primary_key"] = primary_key
-    return {"tables": {"table": table}}
+    return {"METADATA_SPEC_VERSION": METADATA_SPEC_VERSION, "tables": {"table": table},
+            "relationships": []}
 
 
 def _describe(col: pd.Series, name: str, role: str) -> dict[str, Any]:
@@ -147,22 +169,22 @@ def _describe(col: pd.Series, name: str, role: str) -> dict[str, Any]:
     return entry
 
 
-def _check_override(col: pd.Series, name: str, role: str) -> None:
+def _check_override(col: pd.Series, where: str, role: str) -> None:
     """Reject overrides the data cannot honour (they would fail later, less clearly)."""
     values = col.dropna()
     if role in ("numerical", "integer") and not ptypes.is_numeric_dtype(col):
-        raise UserError(f"prepare.columns.{name}: role '{role}' needs numbers, "
+        raise UserError(f"{where}: role '{role}' needs numbers, "
                         f"column has dtype {col.dtype}")
     if role == "integer" and not _integral(values):
-        raise UserError(f"prepare.columns.{name}: role 'integer' but the column has fractions")
+        raise UserError(f"{where}: role 'integer' but the column has fractions")
     if role == "boolean" and values.nunique() > 2:
-        raise UserError(f"prepare.columns.{name}: role 'boolean' but the column has "
+        raise UserError(f"{where}: role 'boolean' but the column has "
                         f"{values.nunique()} distinct values")
     if role == "constant" and col.nunique(dropna=False) > 1:
-        raise UserError(f"prepare.columns.{name}: role 'constant' but the column has "
+        raise UserError(f"{where}: role 'constant' but the column has "
                         "more than one value")
     if role == "datetime" and not ptypes.is_datetime64_any_dtype(col):
-        _parse_dates(col, name, warn=False)
+        _parse_dates(col, str(col.name), warn=False)
 
 
 def _all_bools(values: pd.Series) -> bool:

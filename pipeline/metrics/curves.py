@@ -8,10 +8,12 @@ import numpy as np
 import pandas as pd
 
 MAX_POINTS = 400  # the report needs the shape of a curve, not every logged step
+COUNTERS = ("epoch", "step")  # Lightning/DVCLive counters, not curves (older logs have them)
 
 
 def read_curves(train_log_dir: Path | None) -> dict[str, tuple[list[float], list[float]]]:
-    """metric name -> (steps, values); {} when the directory or its TSVs are absent/broken."""
+    """metric name -> (generator steps, values); {} when the directory or its TSVs are
+    absent/broken."""
     if train_log_dir is None:
         return {}
     root = Path(train_log_dir) / "plots" / "metrics"
@@ -22,6 +24,8 @@ def read_curves(train_log_dir: Path | None) -> dict[str, tuple[list[float], list
         except (OSError, ValueError, pd.errors.ParserError):
             continue  # a half-written log must not stop evaluation
         name = path.relative_to(root).with_suffix("").as_posix()
+        if path.stem in COUNTERS:
+            continue
         value_cols = [c for c in table.columns if c not in ("step", "timestamp")]
         if "step" not in table.columns or not value_cols or table.empty:
             continue

@@ -53,11 +53,16 @@ def column_distribution(real: pd.Series, synthetic: pd.Series, role: str,
     edges = np.linspace(lo, hi, bins + 1)
     rc = np.histogram(np.clip(rv, lo, hi), edges)[0] / len(rv)
     sc = np.histogram(np.clip(sv, lo, hi), edges)[0] / max(len(sv), 1)
-    labels = [f"{(edges[i] + edges[i + 1]) / 2:.3g}" for i in range(bins)]
+    labels = [_label((edges[i] + edges[i + 1]) / 2) for i in range(bins)]
     if role == "datetime":
         labels = [str(pd.Timestamp((edges[i] + edges[i + 1]) / 2, unit="s").date())
                   for i in range(bins)]
     return {"labels": labels, "real": rc.tolist(), "synthetic": sc.tolist()}
+
+
+def _label(v: float) -> str:
+    """A bin centre for an axis: 2007 not 2.01e+03, 0.123 not 0.12345."""
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
 
 
 def distributions(real: pd.DataFrame, synthetic: pd.DataFrame,

@@ -12,6 +12,7 @@ from typing import Any
 
 from pipeline.metrics.gating import absent_keys, check_rows
 from pipeline.metrics.registry import METRICS
+from pipeline.metrics.report_summary import fmt, headline, problems
 from pipeline.metrics.svg import bars, heatmap, lines
 
 CSS = """
@@ -24,10 +25,7 @@ th{background:#f4f4f4;text-align:left} td.num{text-align:right;font-variant-nume
 """
 
 
-def _value(v: Any) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "n/a"
-    return f"{v:.4f}"
+_value = fmt  # one number format for the whole page
 
 
 def score_table(metrics: dict[str, Any], thresholds: dict[str, float]) -> str:
@@ -128,20 +126,6 @@ def pair_heatmap(pairs: list[dict[str, Any]]) -> str:
     return heatmap(names, matrix, "Pair-trend error (1 - pair score), all pairs", vmax=0.5)
 
 
-HEADLINE = (("detection.auc", "detection AUC", "0.5 = a classifier cannot tell them apart"),
-            ("fidelity.column_shapes", "column shapes", "1 = same marginals"),
-            ("fidelity.column_pair_trends_all", "pair trends (all pairs)", "1 = same"),
-            ("utility.ratio", "utility ratio", "1 = a model trained on it does as well"))
-
-
-def headline(metrics: dict[str, Any]) -> str:
-    """The first lines of the page: how the synthetic table compares with the real one."""
-    items = [f"<li><strong>{html.escape(label)} {_value(metrics.get(key))}</strong> "
-             f"<span class='muted'>({html.escape(meaning)})</span></li>"
-             for key, label, meaning in HEADLINE if key in metrics]
-    return f"<ul id='headline'>{''.join(items)}</ul>"
-
-
 def render(metrics: dict[str, Any], details: dict[str, Any], distributions: dict[str, Any],
            dcr_rows: list[dict[str, float]], curves: dict[str, Any],
            thresholds: dict[str, float], title: str) -> str:
@@ -150,7 +134,8 @@ def render(metrics: dict[str, Any], details: dict[str, Any], distributions: dict
              f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
              f"<h1>{html.escape(title)}</h1>",
              f"<p class='muted'>{html.escape(_summary(details))}</p>",
-             verdict(metrics, thresholds), headline(metrics),
+             verdict(metrics, thresholds), headline(metrics, thresholds),
+             problems(details, distributions),
              "<h2>Scores</h2>", score_table(metrics, thresholds), notes(details)]
     shapes = details.get("column_shapes", [])
     if shapes:
@@ -176,7 +161,8 @@ def render(metrics: dict[str, Any], details: dict[str, Any], distributions: dict
     parts.append("<h2>Training curves</h2>")
     if curves:
         parts.append("<div class='grid'>")
-        parts += [lines(x, {name: y}, name) for name, (x, y) in curves.items()]
+        parts += [lines(x, {name: y}, name, x_label="generator step")
+                  for name, (x, y) in curves.items()]
         parts.append("</div>")
     else:
         parts.append("<p class='muted'>No DVCLive training logs found.</p>")

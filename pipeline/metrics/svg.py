@@ -85,9 +85,9 @@ def bars(labels: Sequence[str], series: dict[str, Sequence[float | None]], title
 
 
 def lines(xs: Sequence[float], series: dict[str, Sequence[float]], title: str,
-          w: int = 360, h: int = 220) -> str:
-    """Line chart sharing one x axis (training curves)."""
-    left, right, top, bottom = 48, 10, 24, 34
+          w: int = 360, h: int = 220, x_label: str = "") -> str:
+    """Line chart sharing one x axis (training curves), the axis named by `x_label`."""
+    left, right, top, bottom = 48, 10, 24, 46
     pw, ph = w - left - right, h - top - bottom
     vals = [v for s in series.values() for v in s if math.isfinite(v)] or [0.0]
     lo, hi = min(vals), max(vals)
@@ -103,6 +103,9 @@ def lines(xs: Sequence[float], series: dict[str, Sequence[float]], title: str,
             f'<text x="{left}" y="{top + ph + 12}" font-size="9">{_fmt(x0)}</text>',
             f'<text x="{left + pw}" y="{top + ph + 12}" font-size="9" text-anchor="end">'
             f'{_fmt(x1)}</text>']
+    if x_label:
+        body.append(f'<text class="x-label" x="{left + pw / 2:.1f}" y="{top + ph + 24}" '
+                    f'font-size="10" text-anchor="middle">{html.escape(x_label)}</text>')
     for si, values in enumerate(series.values()):
         pts = " ".join(f"{left + pw * (x - x0) / (x1 - x0):.1f},"
                        f"{top + ph * (hi - v) / (hi - lo):.1f}"

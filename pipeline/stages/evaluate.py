@@ -90,6 +90,12 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _step(timings: dict[str, float], name: str, t0: float, parts: int) -> None:
+    """Record and report one finished part of the evaluation as it finishes (progress)."""
+    timings[name] = time.perf_counter() - t0
+    log.info("evaluate: %d/%d %s done in %.1f s", len(timings), parts, name, timings[name])
+
+
 def compute_all(inputs: dict[str, Any], params: Params) -> dict[str, Any]:
     """Every metric; returns {metrics, details, dcr, distributions} (no file I/O)."""
     ev, seed = params.evaluate, params.seed
@@ -99,37 +105,39 @@ def compute_all(inputs: dict[str, Any], params: Params) -> dict[str, Any]:
     synthetic = _cap(full["synthetic"], ev.max_rows, seed + 2)
     schema, metadata = inputs["schema"], inputs["metadata"]
     timings: dict[str, float] = {}
+    parts = 4 + (ev.sdmetrics_dcr_rows > 0)
+    log.info("evaluate: scoring %d synthetic rows against %d train and %d holdout rows "
+             "(fidelity, detection, utility, privacy)", len(full["synthetic"]),
+             len(full["train"]), len(full["holdout"]))
     t0 = time.perf_counter()
     fid = compute_fidelity(train, synthetic, metadata)
-    timings["fidelity"] = time.perf_counter() - t0
+    _step(timings, "fidelity", t0, parts)
     metrics: dict[str, Any] = dict(fid.metrics)
     t0 = time.perf_counter()
     pooled_detection: dict[str, Any] = {}
     metrics.update(detection_auc(train, synthetic, schema, ev.detection_folds, seed,
                                  pooled_detection))
-    timings["detection"] = time.perf_counter() - t0
+    _step(timings, "detection", t0, parts)
     t0 = time.perf_counter()
     util = utility_scores(train, holdout, synthetic, schema, seed)
     task = util.pop("task", None)
     pooled_utility = util.pop("pooled", {})
     metrics.update(util)
-    timings["utility"] = time.perf_counter() - t0
+    _step(timings, "utility", t0, parts)
     t0 = time.perf_counter()
     # Privacy: complete reference tables, only the query side sampled (privacy.py).
     priv = compute_privacy(full["train"], full["holdout"], full["synthetic"], schema, seed,
                            ev.distance_chunk_rows, ev.privacy_query_rows)
     metrics.update(priv.metrics)
-    timings["privacy"] = time.perf_counter() - t0
+    _step(timings, "privacy", t0, parts)
     if ev.sdmetrics_dcr_rows > 0:
         t0 = time.perf_counter()
         metrics.update(sdmetrics_dcr(full["train"], full["holdout"], full["synthetic"],
                                      metadata, ev.sdmetrics_dcr_rows, seed))
-        timings["sdmetrics_dcr"] = time.perf_counter() - t0
+        _step(timings, "sdmetrics_dcr", t0, parts)
     unknown = set(metrics) - set(METRICS)
     if unknown:  # a metric without a registry entry could never be gated or explained
         raise RuntimeError(f"metrics missing from the registry: {sorted(unknown)}")
-    for name, seconds in timings.items():
-        log.info("evaluate: %s %.1f s", name, seconds)
     n_det = min(len(train), len(synthetic))
     details = {"rows": {k: len(v) for k, v in full.items()},
                "sampling": {

@@ -50,7 +50,9 @@ REJECTION_ROUNDS = 8
 
 def run(params: Params, model_path: Path, out_path: Path, rows: int | None = None,
         conditions: dict[str, Any] | None = None, seed: int | None = None) -> None:
-    """Write `rows` (default generate.rows, else the training row count) rows to `out_path`."""
+    """Write `rows` (default generate.rows, else the training row count) rows to `out_path`
+    (Parquet, or CSV when it ends in .csv)."""
+    fmt = out_format(out_path)
     model, transformer, schema, _ = load_checkpoint(model_path)
     n = rows or params.generate.rows or int(schema["n_rows"])
     chosen = conditions if conditions is not None else dict(params.generate.conditions)
@@ -58,11 +60,39 @@ def run(params: Params, model_path: Path, out_path: Path, rows: int | None = Non
     seed = params.seed if seed is None else seed
     model = model.to("cuda" if torch.cuda.is_available() else "cpu")
     started = time.perf_counter()
-    chunks = iter_chunks(model, transformer, n, plan, seed, params.generate.chunk_rows)
-    write_parquet_stream(chunks, Path(out_path), arrow_schema(transformer))
+    chunks = _progress(iter_chunks(model, transformer, n, plan, seed, params.generate.chunk_rows),
+                       n, started)
+    if fmt == "csv":
+        io.write_csv_stream(chunks, out_path)
+    else:
+        write_parquet_stream(chunks, Path(out_path), arrow_schema(transformer))
     elapsed = time.perf_counter() - started
     logger.info("generated %d rows%s in %.2fs (%.0f rows/s) -> %s", n,
                 f" with {chosen}" if chosen else "", elapsed, n / max(elapsed, 1e-9), out_path)
+
+
+OUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
+
+
+def out_format(path: str | Path) -> str:
+    """"parquet" or "csv" from the file name; anything else is refused (never a silent guess)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in OUT_FORMATS:
+        raise UserError(f"--out {path}: write .parquet or .csv (got '{suffix or 'no suffix'}')")
+    return OUT_FORMATS[suffix]
+
+
+def _progress(chunks: Iterator[pd.DataFrame], n: int, started: float
+              ) -> Iterator[pd.DataFrame]:
+    """Pass chunks through, logging rows done and time left when there are several."""
+    done = 0
+    for chunk in chunks:
+        done += len(chunk)
+        yield chunk
+        if done < n:
+            spent = time.perf_counter() - started
+            logger.info("generate: %d/%d rows (%.0f%%), about %.0fs left", done, n,
+                        100 * done / n, spent / done * (n - done))
 
 
 def load_checkpoint(path: str | Path) -> tuple[Any, Any, dict, dict]:

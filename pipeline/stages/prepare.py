@@ -15,7 +15,8 @@ import pandas as pd
 
 from pipeline import io
 from pipeline.config import Params
-from pipeline.data.schema import build_schema, coerce, infer_roles, to_sdmetrics_metadata
+from pipeline.data.roles import resolve_roles
+from pipeline.data.schema import build_schema, coerce, to_sdmetrics_metadata
 from pipeline.data.split import split_table
 from pipeline.data.validate import load_source, require_modelable, validate_table
 from pipeline.log import logger
@@ -34,12 +35,14 @@ def run(params: Params, out_dir: Path) -> None:
     logger.info("loaded %s: %d rows x %d columns (%.2fs)", p.dataset, len(raw), raw.shape[1],
                 time.perf_counter() - started)
     df, dropped = validate_table(raw, p, p.dataset)
-    roles = infer_roles(df, p.columns)
+    explained = resolve_roles(df, p)
+    roles = {column: role for column, (role, _) in explained.items()}
     require_modelable(roles, p.dataset, p.target)
     df = coerce(df, roles)
     counts = sorted(Counter(roles.values()).items())
     logger.info("roles: %s", ", ".join(f"{n} {role}" for role, n in counts))
-    logger.debug("column roles: %s", roles)
+    for column, (role, why) in explained.items():
+        logger.debug("column %s: %s (%s)", column, role, why)
 
     stratify_by = _stratify_column(df, roles, p.target, p.stratify)
     train, holdout = split_table(df, p.holdout_fraction, params.seed, stratify_by)

@@ -84,9 +84,12 @@ def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: Trai
                         state.get("global_step", 0))
         elif train.resume:
             logger.info("train.resume: no %s yet, starting from scratch", last)
-    trainer = build_trainer(train, _dvclive(log_dir, train, seed, ckpt_path is not None),
-                            callbacks, checkpointing=model_path is not None)
+    per_epoch = per_round or max(1, -(-matrix.shape[0] // train.batch_size))
+    live = _dvclive(log_dir, train, seed, ckpt_path is not None, per_epoch)
+    trainer = build_trainer(train, live, callbacks, checkpointing=model_path is not None)
     trainer.fit(model, ckpt_path=ckpt_path)
+    if live and trainer.is_global_zero:
+        live.write_summary(log_dir)
     logger.info("trained %d rounds (%d optimiser steps) in %.0fs", trainer.current_epoch,
                 trainer.global_step, timer.seconds_per_epoch() * max(timer.epochs, 1))
     if trainer.current_epoch < planned:
@@ -139,13 +142,15 @@ def save_checkpoint(trainer: pl.Trainer, model_path: Path) -> None:
         logger.info("wrote %s (%.1f MB)", model_path, model_path.stat().st_size / 1e6)
 
 
-def _dvclive(log_dir: Path | None, train: TrainParams, seed: int, resume: bool):
+def _dvclive(log_dir: Path | None, train: TrainParams, seed: int, resume: bool,
+             steps_per_epoch: int):
     if log_dir is None:
         return False
-    from dvclive.lightning import DVCLiveLogger
+    from pipeline.trainlog import TrainLogger
 
     # dvcyaml=False: dvc.yaml is ours; save_dvc_exp=False: never create experiments itself.
-    live = DVCLiveLogger(dir=str(log_dir), dvcyaml=False, save_dvc_exp=False, resume=resume)
+    live = TrainLogger(steps_per_epoch, dir=str(log_dir), dvcyaml=False, save_dvc_exp=False,
+                       resume=resume)
     live.log_hyperparams({"seed": seed, **dataclasses.asdict(train)})
     return live
 

@@ -99,7 +99,11 @@ def _best_zone(probe: pd.Series, candidates: dict[str, np.ndarray]
     if _has_clock(naive) or len(candidates) == len(naive):
         return None, naive
     for zone in _zones():
-        found = _matches(_local(probe, zone), candidates)
+        try:
+            local = _local(probe, zone)
+        except Exception:  # a zone the system lists but pandas' tz backend does not know
+            continue
+        found = _matches(local, candidates)
         if _has_clock(found):
             return zone, found
     return None, naive
