@@ -116,7 +116,8 @@ def train(params_path: Path, data_dir: Path, model_path: Path, log_dir: Path) ->
 @click.option("--rows", type=click.IntRange(min=1), default=None,
               help="Rows to generate [default: generate.rows, else the training rows].")
 @click.option("--condition", "conditions", multiple=True, metavar="COLUMN=VALUE",
-              help="Only generate rows with this value (repeatable; overrides generate.conditions).")
+              help="Only generate rows with this value, or numeric range: COLUMN>=X, COLUMN<X, "
+                   "COLUMN=A..B (repeatable, all hold at once; overrides generate.conditions).")
 @click.option("--seed", type=int, default=None, help="Sampling seed [default: params seed].")
 def generate(params_path: Path, model_path: Path, out_path: Path, rows: int | None,
              conditions: tuple[str, ...], seed: int | None) -> None:
@@ -168,16 +169,10 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _parse_conditions(items: tuple[str, ...]) -> dict[str, str] | None:
-    """`col=value` strings -> dict; None when none were given (params decide)."""
-    if not items:
-        return None
-    out: dict[str, str] = {}
-    for item in items:
-        column, sep, value = item.partition("=")
-        if not sep or not column:
-            raise UserError(f"--condition must look like COLUMN=VALUE, got '{item}'")
-        out[column] = value
-    return out
+    """`col=value` / `col>=x` / `col=a..b` strings -> dict; None when none were given."""
+    from pipeline.tabular.conditions import parse_cli
+
+    return parse_cli(items)
 
 
 def main() -> None:

@@ -96,6 +96,7 @@ class TrainParams:
     epochs: int | None = None
     max_minutes: float | None = 10.0  # wall-clock cap on training (null: none)
     ema_decay: float = 0.999  # sampling uses an exponential moving average of G (0: off)
+    cond_anyway: float = 0.5  # share of condition vectors over a random set of discrete columns
     # torch threads when training on CPU (null: torch's default). The default nets are too
     # small for threads to pay; on a busy machine spinning OpenMP threads slowed steps 5-50x.
     cpu_threads: int | None = 1
@@ -132,6 +133,7 @@ class TrainParams:
         _require(self.max_minutes is None or self.max_minutes > 0, "train.max_minutes",
                  "> 0 or null")
         _require(0.0 <= self.ema_decay < 1.0, "train.ema_decay", "in [0, 1)")
+        _require(0.0 <= self.cond_anyway <= 1.0, "train.cond_anyway", "in [0, 1]")
         _require(self.cpu_threads is None or self.cpu_threads >= 1, "train.cpu_threads",
                  ">= 1 or null")
         _require(self.checkpoint_every >= 0, "train.checkpoint_every", ">= 0")
