@@ -131,6 +131,27 @@ def generate(params_path: Path, model_path: Path, out_path: Path, rows: int | No
 @cli.command()
 @PARAMS_OPTION
 @click.option("--data-dir", type=click.Path(path_type=Path), default="data/prepared",
+              show_default=True, help="Output of `synth prepare` (its train split is augmented).")
+@click.option("--model", "model_path", type=click.Path(path_type=Path),
+              default="data/models/model.ckpt", show_default=True, help="Trained checkpoint.")
+@click.option("--out", "out_path", type=click.Path(path_type=Path),
+              default="data/augmented/train.parquet", show_default=True,
+              help="Parquet file to write: real training rows + synthetic rows.")
+@click.option("--metrics", "metrics_path", type=click.Path(path_type=Path),
+              default="reports/augment/metrics.json", show_default=True,
+              help="Augmentation lift on the real holdout (augment.lift_seeds draws).")
+def augment(params_path: Path, data_dir: Path, model_path: Path, out_path: Path,
+            metrics_path: Path) -> None:
+    """Augment the training split (augment.mode: rebalance, fill or multiply)."""
+    params = _load(params_path)
+    from pipeline.stages import augment as stage
+
+    stage.run(params, data_dir, model_path, out_path, metrics_path)
+
+
+@cli.command()
+@PARAMS_OPTION
+@click.option("--data-dir", type=click.Path(path_type=Path), default="data/prepared",
               show_default=True, help="Output of `synth prepare` (train, holdout, schema).")
 @click.option("--synthetic", "synthetic_path", type=click.Path(path_type=Path),
               default="data/synthetic/synthetic.parquet", show_default=True)

@@ -187,6 +187,26 @@ class EvaluateParams:
 
 
 @dataclass(frozen=True)
+class AugmentParams:
+    """`augment:` real + synthetic training set (`pipeline/augment.py`, docs/augmentation.md)."""
+
+    mode: str = "rebalance"  # rebalance | fill | multiply
+    target: str | None = None  # null: prepare.target (the schema's)
+    share: float = 1.0  # rebalance: every class up to share x the largest class
+    factor: float = 2.0  # multiply: factor x the real rows in all
+    groups: list[dict[str, Any]] = field(default_factory=list)  # fill: [{conditions, rows}]
+    flag_column: str | None = None  # a boolean column marking synthetic rows (null: none)
+    lift_seeds: int = 3  # augmented draws scored for the lift metric (0: no lift metric)
+
+    def check(self) -> None:
+        _require(self.mode in ("rebalance", "fill", "multiply"), "augment.mode",
+                 "one of rebalance, fill, multiply")
+        _require(0.0 < self.share <= 1.0, "augment.share", "in (0, 1]")
+        _require(self.factor >= 1.0, "augment.factor", ">= 1")
+        _require(self.lift_seeds >= 0, "augment.lift_seeds", ">= 0")
+
+
+@dataclass(frozen=True)
 class GateParams:
     """`gate:` metric key -> threshold; direction comes from the metric registry."""
 
@@ -198,6 +218,7 @@ SECTIONS: dict[str, type] = {
     "transform": TransformParams,
     "train": TrainParams,
     "generate": GenerateParams,
+    "augment": AugmentParams,
     "evaluate": EvaluateParams,
     "gate": GateParams,
 }
@@ -212,6 +233,7 @@ class Params:
     transform: TransformParams = field(default_factory=TransformParams)
     train: TrainParams = field(default_factory=TrainParams)
     generate: GenerateParams = field(default_factory=GenerateParams)
+    augment: AugmentParams = field(default_factory=AugmentParams)
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
     gate: GateParams = field(default_factory=GateParams)
 

@@ -90,6 +90,14 @@ class ConditionPlan:
             return matrix
         return matrix * self.keep.to(matrix.device) + self.value.to(matrix.device)
 
+    def mask(self, frame: pd.DataFrame, transformer: Any) -> np.ndarray:
+        """[rows] bool: real (or decoded) rows of `frame` that meet every condition."""
+        ok = self.holds(frame)
+        if self.spans:
+            matrix = torch.as_tensor(transformer.transform(frame))
+            ok &= self.native_match(matrix).numpy()
+        return ok
+
     def holds(self, frame: pd.DataFrame) -> np.ndarray:
         """[rows] bool: every numeric range holds in the decoded rows."""
         ok = np.ones(len(frame), dtype=bool)
