@@ -122,7 +122,9 @@ def train(params_path: Path, data_dir: Path, model_path: Path, log_dir: Path) ->
 def generate(params_path: Path, model_path: Path, out_path: Path, rows: int | None,
              conditions: tuple[str, ...], seed: int | None) -> None:
     """Generate synthetic rows from a trained checkpoint, streamed in chunks."""
-    params, parsed = _load(params_path), _parse_conditions(conditions)
+    from pipeline.tabular.conditions import parse_cli
+
+    params, parsed = _load(params_path), parse_cli(conditions)
     from pipeline.stages import generate as stage
 
     stage.run(params, model_path, out_path, rows=rows, conditions=parsed, seed=seed)
@@ -187,13 +189,6 @@ def _one_line(exc: BaseException) -> str:
     """The first line of an exception's message (messages from libraries can span lines)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _parse_conditions(items: tuple[str, ...]) -> dict[str, str] | None:
-    """`col=value` / `col>=x` / `col=a..b` strings -> dict; None when none were given."""
-    from pipeline.tabular.conditions import parse_cli
-
-    return parse_cli(items)
 
 
 def main() -> None:
