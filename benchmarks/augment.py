@@ -117,6 +117,8 @@ def sdv(tool, real, prepared, target, work, seeds, seed, epochs) -> tuple[list, 
     from quality_tables import cast_like
 
     need = needs(real, target)
+    if not need:  # balanced already: rebalance adds no rows
+        return [real] * seeds, {"pool_rows": 0, "short_rows": 0}
     shares = real[target].value_counts(normalize=True)
     pool_rows = int(min(200_000, max(need[v] / shares[v] for v in need) * 1.5 * seeds + 100))
     train_path, out_path = work / "cut.parquet", work / f"{tool}.parquet"
