@@ -99,7 +99,12 @@ def smote(x, y, categorical, seeds, seed) -> tuple[list, dict]:
         col = x[:, j]
         miss = np.isnan(col)
         if miss.any():
-            fill = (np.nanmax(col) + 1 if cats[j] else np.nanmedian(col)) if (~miss).any() else 0
+            if not (~miss).any():
+                fill = 0.0
+            elif cats[j]:  # a code of its own, inside HistGradientBoosting's 255 categories
+                fill = np.nanmax(col) + 1 if np.nanmax(col) < 254 else np.nanmax(col)
+            else:
+                fill = np.nanmedian(col)
             col[miss] = fill
     values, counts = np.unique(y, return_counts=True)
     top = counts.max()
@@ -219,7 +224,11 @@ def main() -> None:
     for name in args.datasets.split(","):
         result = run_dataset(name, args)
         result["settings"] = {k: v for k, v in vars(args).items() if k != "datasets"}
-        (out / f"{name}.json").write_text(json.dumps(result, indent=1, default=str))
+        path = out / f"{name}.json"
+        if path.is_file():  # a rerun of some tools keeps the other tools' results
+            old = json.loads(path.read_text())
+            result["tools"] = {**old.get("tools", {}), **result["tools"]}
+        path.write_text(json.dumps(result, indent=1, default=str))
 
 
 if __name__ == "__main__":
