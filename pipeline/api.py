@@ -6,7 +6,8 @@ checkpoint format, so a notebook model can be `synth generate`d and vice versa.
 
     >>> from pipeline import Synthesizer
     >>> synth = Synthesizer(steps=6000, batch_size=500).fit(df, target="income")
-    >>> synthetic = synth.sample(1000, conditions={"sex": "Female"})
+    >>> synthetic = synth.sample(1000, conditions={"sex": "Female", "age": ">=60"})
+    >>> balanced = synth.augment(df, mode="rebalance")  # real rows + synthetic minority rows
     >>> synth.save("model.ckpt"); Synthesizer.load("model.ckpt").sample(10, seed=1)
 """
 
@@ -66,7 +67,8 @@ class Synthesizer:
 
     def sample(self, n: int, conditions: dict[str, Any] | None = None,
                seed: int | None = None) -> pd.DataFrame:
-        """`n` synthetic rows; `conditions` {column: value} hold in every row."""
+        """`n` synthetic rows; `conditions` {column: value or numeric range (">=60",
+        "1000..2000", [lo, hi])} hold in every row (`tabular/conditions.py`)."""
         from pipeline.stages.generate import iter_chunks, plan_conditions
 
         self._require_fitted()
@@ -88,6 +90,22 @@ class Synthesizer:
         self._require_fitted()
         plan = plan_conditions(self._transformer, self._schema, conditions)
         return interpolate_rows(self._model, self._transformer, plan, (seed_a, seed_b), steps)
+
+    def augment(self, df: pd.DataFrame, mode: str = "rebalance", target: str | None = None,
+                share: float = 1.0, factor: float = 2.0, groups: list[dict] | None = None,
+                seed: int | None = None, flag: str | None = None) -> pd.DataFrame:
+        """`df` (real rows) plus synthetic rows: `rebalance` every class of `target` up to
+        `share` x the largest, `fill` each `{conditions, rows}` group up to its rows, or
+        `multiply` to `factor` x the rows; all drawn under native conditions."""
+        from pipeline.augment import augment
+
+        self._require_fitted()
+        target = target or (self._schema or {}).get("target")
+        if mode != "fill" and not target:
+            raise UserError(f"augment mode {mode} needs a target column (target=...)")
+        return augment(self._model, self._transformer, self._schema, df, mode, target,
+                       self.seed if seed is None else seed, self.chunk_rows, share, factor,
+                       list(groups or []), flag)
 
     def save(self, path: str | Path) -> None:
         """Write the checkpoint (same format as `synth train`; atomic)."""

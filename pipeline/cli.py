@@ -20,7 +20,7 @@ PARAMS_OPTION = click.option(
 
 
 INTERNAL_ERROR_EXIT = 1
-ORDER = ("prepare", "train", "generate", "evaluate", "gate", "inspect", "datasets")
+ORDER = ("prepare", "train", "generate", "evaluate", "gate", "augment", "inspect", "datasets")
 EXAMPLES = """Examples:
 
 \b
@@ -176,7 +176,8 @@ def train(params_path: Path, data_dir: Path, model_path: Path, log_dir: Path) ->
 @click.option("--rows", type=click.IntRange(min=1), default=None,
               help="Rows to generate [default: generate.rows, else the training rows].")
 @click.option("--condition", "conditions", multiple=True, metavar="COLUMN=VALUE",
-              help="Only generate rows with this value (repeatable; overrides generate.conditions).")
+              help="Only generate rows with this value, or numeric range: COLUMN>=X, COLUMN<X, "
+                   "COLUMN=A..B (repeatable, all hold at once; overrides generate.conditions).")
 @click.option("--seed", type=int, default=None, help="Sampling seed [default: params seed].")
 @click.option("--interpolate", metavar="SEED_A:SEED_B", default=None,
               help="Instead: samples along the latent path between two seeds' first latent "
@@ -188,7 +189,9 @@ def generate(params_path: Path, model_path: Path, out_path: Path, rows: int | No
              interpolate_steps: int) -> None:
     """Generate synthetic rows (or images) from a trained checkpoint, streamed in chunks of
     generate.chunk_rows (progress per chunk), optionally only rows matching conditions."""
-    params, parsed = _load(params_path), _parse_conditions(conditions)
+    from pipeline.tabular.conditions import parse_cli
+
+    params, parsed = _load(params_path), parse_cli(conditions)
     from pipeline.families import for_checkpoint
 
     family = for_checkpoint(model_path)
@@ -198,6 +201,29 @@ def generate(params_path: Path, model_path: Path, out_path: Path, rows: int | No
         return
     family.verb("generate")(params, model_path, out_path, rows=rows, conditions=parsed,
                             seed=seed)
+
+
+@cli.command(short_help="Real training rows plus conditioned synthetic rows; lift on holdout.")
+@PARAMS_OPTION
+@click.option("--data-dir", type=click.Path(path_type=Path), default="data/prepared",
+              show_default=True, help="Output of `synth prepare` (its train split is augmented).")
+@click.option("--model", "model_path", type=click.Path(path_type=Path),
+              default="data/models/model.ckpt", show_default=True, help="Trained checkpoint.")
+@click.option("--out", "out_path", type=click.Path(path_type=Path),
+              default="data/augmented/train.parquet", show_default=True,
+              help="Parquet file to write: real training rows + synthetic rows.")
+@click.option("--metrics", "metrics_path", type=click.Path(path_type=Path),
+              default="reports/augment/metrics.json", show_default=True,
+              help="Augmentation lift on the real holdout (augment.lift_seeds draws).")
+def augment(params_path: Path, data_dir: Path, model_path: Path, out_path: Path,
+            metrics_path: Path) -> None:
+    """Augment the training split with synthetic rows drawn under native conditions
+    (augment.mode: rebalance, fill or multiply) and score the lift of a downstream model on
+    the real holdout."""
+    params = _load(params_path)
+    from pipeline.stages import augment as stage
+
+    stage.run(params, data_dir, model_path, out_path, metrics_path)
 
 
 @cli.command(short_help="Score fidelity, detection, utility, privacy; write the report.")
@@ -244,19 +270,6 @@ def _one_line(exc: BaseException) -> str:
     """The first line of an exception's message (messages from libraries can span lines)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _parse_conditions(items: tuple[str, ...]) -> dict[str, str] | None:
-    """`col=value` strings -> dict; None when none were given (params decide)."""
-    if not items:
-        return None
-    out: dict[str, str] = {}
-    for item in items:
-        column, sep, value = item.partition("=")
-        if not sep or not column:
-            raise UserError(f"--condition must look like COLUMN=VALUE, got '{item}'")
-        out[column] = value
-    return out
 
 
 def _parse_seeds(text: str) -> tuple[int, int]:

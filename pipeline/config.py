@@ -97,6 +97,7 @@ class TrainParams:
     epochs: int | None = None
     max_minutes: float | None = 10.0  # wall-clock cap on training (null: none)
     ema_decay: float = 0.999  # sampling uses an exponential moving average of G (0: off)
+    cond_anyway: float = 0.5  # share of condition vectors over a random set of discrete columns
     # torch threads when training on CPU (null: torch's default). The default nets are too
     # small for threads to pay; on a busy machine spinning OpenMP threads slowed steps 5-50x.
     cpu_threads: int | None = 1
@@ -138,6 +139,7 @@ class TrainParams:
         _require(0.0 <= self.ema_decay < 1.0, "train.ema_decay", "in [0, 1)")
         _require(self.refine_draws is None or self.refine_draws > 1, "train.refine_draws",
                  "> 1 or null")
+        _require(0.0 <= self.cond_anyway <= 1.0, "train.cond_anyway", "in [0, 1]")
         _require(self.cpu_threads is None or self.cpu_threads >= 1, "train.cpu_threads",
                  ">= 1 or null")
         _require(self.checkpoint_every >= 0, "train.checkpoint_every", ">= 0")
@@ -191,6 +193,26 @@ class EvaluateParams:
 
 
 @dataclass(frozen=True)
+class AugmentParams:
+    """`augment:` real + synthetic training set (`pipeline/augment.py`, docs/augmentation.md)."""
+
+    mode: str = "rebalance"  # rebalance | fill | multiply
+    target: str | None = None  # null: prepare.target (the schema's)
+    share: float = 1.0  # rebalance: every class up to share x the largest class
+    factor: float = 2.0  # multiply: factor x the real rows in all
+    groups: list[dict[str, Any]] = field(default_factory=list)  # fill: [{conditions, rows}]
+    flag_column: str | None = None  # a boolean column marking synthetic rows (null: none)
+    lift_seeds: int = 3  # augmented draws scored for the lift metric (0: no lift metric)
+
+    def check(self) -> None:
+        _require(self.mode in ("rebalance", "fill", "multiply"), "augment.mode",
+                 "one of rebalance, fill, multiply")
+        _require(0.0 < self.share <= 1.0, "augment.share", "in (0, 1]")
+        _require(self.factor >= 1.0, "augment.factor", ">= 1")
+        _require(self.lift_seeds >= 0, "augment.lift_seeds", ">= 0")
+
+
+@dataclass(frozen=True)
 class GateParams:
     """`gate:` metric key -> threshold; direction comes from the metric registry."""
 
@@ -202,6 +224,7 @@ SECTIONS: dict[str, type] = {
     "transform": TransformParams,
     "train": TrainParams,
     "generate": GenerateParams,
+    "augment": AugmentParams,
     "evaluate": EvaluateParams,
     "gate": GateParams,
 }
@@ -216,6 +239,7 @@ class Params:
     transform: TransformParams = field(default_factory=TransformParams)
     train: TrainParams = field(default_factory=TrainParams)
     generate: GenerateParams = field(default_factory=GenerateParams)
+    augment: AugmentParams = field(default_factory=AugmentParams)
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
     gate: GateParams = field(default_factory=GateParams)
 

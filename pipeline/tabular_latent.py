@@ -24,7 +24,7 @@ from pipeline.log import logger
 def _endpoint(model, plan, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Generator]:
     """(noise, cond, generator after both draws) exactly as `sample(1, ...)` draws them."""
     gen = torch.Generator(device=model.device).manual_seed(int(seed))
-    cond = (model.sampler.fixed(1, *plan.native) if plan.native is not None
+    cond = (model.sampler.fixed_many(1, plan.pairs) if plan.pairs
             else model.sampler.sample_original(1, gen))
     noise = torch.randn(1, model.hparams.embedding_dim, device=cond.device, generator=gen)
     return noise, cond, gen

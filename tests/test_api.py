@@ -66,8 +66,8 @@ def test_save_load_round_trip_is_bit_identical(fitted, tmp_path: Path) -> None:
 
 
 def test_user_errors(fitted, tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="only categorical/boolean"):
-        fitted.sample(5, conditions={"height": 170})
+    with pytest.raises(UserError, match="never saw such a value"):
+        fitted.sample(5, conditions={"height": ">=400"})
     with pytest.raises(UserError, match="not fitted"):
         pipeline.Synthesizer(**TINY).sample(5)
     with pytest.raises(UserError, match="train.pac"):
@@ -84,3 +84,24 @@ def test_import_pipeline_stays_light() -> None:
 
     code = "import sys, pipeline; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_augment_modes(fitted) -> None:
+    real = _table()
+    counts = real["colour"].value_counts()
+    balanced = fitted.augment(real, mode="rebalance", target="colour", seed=1)
+    assert balanced.iloc[:len(real)].equals(real)  # the real rows first, untouched
+    assert (balanced["colour"].value_counts() == counts.max()).all()
+    tripled = fitted.augment(real, mode="multiply", target="colour", factor=3, flag="synth")
+    assert len(tripled) == 3 * len(real) and tripled["synth"].sum() == 2 * len(real)
+    share = tripled["colour"].value_counts(normalize=True)
+    assert (share - counts / len(real)).abs().max() < 0.01  # class shares kept
+    group = {"colour": "blue", "vip": True}
+    have = int(((real.colour == "blue") & real.vip).sum())
+    filled = fitted.augment(real, mode="fill", groups=[{"conditions": group, "rows": have + 40}])
+    assert len(filled) == len(real) + 40
+    assert ((filled.colour == "blue") & filled.vip).sum() == have + 40
+    with pytest.raises(UserError, match="needs a target"):
+        fitted.augment(real, mode="rebalance")
+    with pytest.raises(UserError, match="augment.mode must be one of"):
+        fitted.augment(real, mode="triple", target="colour")

@@ -12,7 +12,7 @@ from pipeline.cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
-COMMANDS = ["prepare", "train", "generate", "evaluate", "gate", "inspect", "datasets"]
+COMMANDS = ["prepare", "train", "generate", "evaluate", "gate", "augment", "inspect", "datasets"]
 
 
 def test_version():

@@ -153,3 +153,23 @@ def test_bf16_sampling_stays_close_to_float32() -> None:
     assert (a[:, scalar] - b[:, scalar]).abs().max() < 0.02
     hot = model.activation.onehot_cols
     assert (a[:, hot] == b[:, hot]).all(1).float().mean() > 0.95
+
+
+def test_multi_cond_loss_sums_the_conditioned_cross_entropies() -> None:
+    from pipeline.models.layers import SpanActivation
+    from pipeline.tabular.spans import DiscreteColumn, Span
+
+    spans = [Span("x", "scalar", 0, 1), Span("a", "onehot", 1, 3), Span("b", "onehot", 4, 2)]
+    discrete = [DiscreteColumn("a", 1, 3, ("0", "1", "2")), DiscreteColumn("b", 4, 2, ("0", "1"))]
+    act = SpanActivation(spans, discrete)
+    raw = torch.randn(6, 6, generator=torch.Generator().manual_seed(0))
+    mask = torch.tensor([[1, 0], [0, 1], [1, 1], [1, 1], [0, 1], [1, 0]], dtype=torch.float32)
+    cats = torch.tensor([[2, 0], [0, 1], [1, 1], [0, 0], [1, 0], [0, 1]])
+    got = act.cond_loss_multi(act.padded_logits(raw), mask, cats)
+    want = 0.0
+    for r in range(6):
+        for d, (start, width) in enumerate([(1, 3), (4, 2)]):
+            if mask[r, d]:
+                want += torch.nn.functional.cross_entropy(raw[r:r + 1, start:start + width],
+                                                          cats[r:r + 1, d]).item()
+    assert abs(got.item() - want / 6) < 1e-5

@@ -97,3 +97,37 @@ def test_no_discrete_columns_samples_rows_uniformly() -> None:
     cond, _, _, rows = sampler.sample_train(1000, torch.Generator().manual_seed(5))
     assert cond.shape == (1000, 0) and rows.min() >= 0 and rows.max() < 50
     assert sampler.sample_original(10).shape == (10, 0)
+
+
+def test_anyway_draws_condition_on_the_real_rows_categories() -> None:
+    """Any-way vectors: the primary column is always on, a share `anyway` of rows carries
+    further columns, and every bit is the drawn real row's own category (one per column)."""
+    matrix, discrete = _matrix()
+    sampler = ConditionalSampler(discrete).fit(matrix)
+    n = 60_000
+    cond, mask, cats, rows = sampler.sample_train_multi(n, matrix, 0.5,
+                                                        torch.Generator().manual_seed(3))
+    real_cats = sampler.categories(matrix[rows])
+    assert torch.equal(cats, real_cats)
+    assert (mask.sum(1) >= 1).all() and torch.equal(cond.sum(1), mask.sum(1))
+    offsets = torch.tensor([0, 4, 6])
+    for d in range(3):  # each conditioned column's bit sits at the real row's category
+        on = mask[:, d].bool()
+        assert (cond[on, offsets[d] + cats[on, d]] == 1).all()
+        assert cond[~on, offsets[d]:offsets[d] + discrete[d].width].sum() == 0
+    multi = (mask.sum(1) > 1).float().mean().item()
+    # P(extra columns) = 0.5 * P(at least one of 2 others | q ~ U(0,1)) = 0.5 * 2/3.
+    assert abs(multi - 1 / 3) < 0.01
+    # anyway = 0 is CTGAN's single-column vector, draw for draw.
+    a = sampler.sample_train_multi(500, matrix, 0.0, torch.Generator().manual_seed(4))
+    b = sampler.sample_train(500, torch.Generator().manual_seed(4))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[3], b[3])
+    assert (a[1].sum(1) == 1).all()
+
+
+def test_fixed_many_sets_one_bit_per_condition() -> None:
+    _, discrete = _matrix(n=50)
+    sampler = ConditionalSampler(discrete)
+    cond = sampler.fixed_many(5, [(0, 2), (2, 1)])
+    assert cond.shape == (5, 9) and (cond.sum(1) == 2).all()
+    assert (cond[:, 2] == 1).all() and (cond[:, 6 + 1] == 1).all()

@@ -141,7 +141,8 @@ def test_same_seed_training_is_reproducible(project: Path) -> None:
 
 
 @pytest.mark.parametrize("condition, message", [
-    ("income=5", "only categorical/boolean columns can be conditioned"),
+    ("income=5..1", "the range is empty"),
+    ("income>=1e12", "never saw such a value"),
     ("nope=1", "no such column"),
     ("grade=zzz", "grade"),
 ])
@@ -189,3 +190,30 @@ def test_resume_continues_epochs_and_steps(tmp_path: Path) -> None:
     assert [p.name for p in (root / "checkpoints").iterdir()] == ["last.ckpt"]
     assert read_checkpoint(root / "checkpoints" / "last.ckpt")["global_step"] == \
         resumed["global_step"]
+
+
+def test_numeric_range_conditions_hold_in_every_row(project: Path) -> None:
+    invoke(project, "generate", "--model", project / "model.ckpt", "--out",
+           project / "range.parquet", "--rows", 200, "--condition", "age>=60",
+           "--condition", "grade=a")
+    out = pd.read_parquet(project / "range.parquet")
+    assert len(out) == 200 and (out["age"] >= 60).all() and (out["grade"] == "a").all()
+
+
+def test_augment_cli_rebalances_and_writes_the_lift(project: Path) -> None:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["augment"] = {"mode": "rebalance", "target": "grade", "lift_seeds": 2,
+                         "flag_column": "is_synthetic"}
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    out, metrics = project / "aug" / "train.parquet", project / "aug" / "metrics.json"
+    invoke(project, "augment", "--data-dir", project / "prepared", "--model",
+           project / "model.ckpt", "--out", out, "--metrics", metrics)
+    real = pd.read_parquet(project / "prepared" / "train.parquet")
+    aug = pd.read_parquet(out)
+    counts = real["grade"].value_counts()
+    assert (aug["grade"].value_counts() == counts.max()).all()
+    assert aug["is_synthetic"].sum() == len(aug) - len(real)
+    pd.testing.assert_frame_equal(aug.iloc[:len(real)].drop(columns="is_synthetic"), real)
+    lift = yaml.safe_load(metrics.read_text())["augment"]
+    assert lift["task"] == "classification" and len(lift["augmented"]) == 2
+    assert set(lift["lift"]) == {"macro_f1", "balanced_accuracy", "minority_recall"}

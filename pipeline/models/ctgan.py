@@ -45,7 +45,8 @@ class CTGANModule(pl.LightningModule):
                  discriminator_decay: float = 1e-6, pac: int = 10, critic_steps: int = 1,
                  gp_weight: float = 10.0, log_frequency: bool = True, seed: int = 42,
                  compile: bool = False, calibration_knots: int = 512,
-                 steps_per_epoch: int | None = None, ema_decay: float = 0.0) -> None:
+                 steps_per_epoch: int | None = None, ema_decay: float = 0.0,
+                 cond_anyway: float = 0.0) -> None:
         super().__init__()
         # Not sent to the logger: the span lists are long; the stage logs the train params.
         self.save_hyperparameters(logger=False)
@@ -153,7 +154,7 @@ class CTGANModule(pl.LightningModule):
         g_opt, d_opt = self.optimizers()
         h, n = self.hparams, self.hparams.batch_size
         for _ in range(h.critic_steps):
-            cond, _, _, rows = self.sampler.sample_train(n)
+            cond, _, _, rows = self.sampler.sample_train_multi(n, self.data, h.cond_anyway)
             real = torch.cat([self.data[rows], cond], 1)
             with torch.no_grad():
                 fake = torch.cat([self._generate(cond)[0], cond], 1)
@@ -167,11 +168,11 @@ class CTGANModule(pl.LightningModule):
                 d_opt.zero_grad(set_to_none=True)
                 self.manual_backward(loss_d)  # one backward for the Wasserstein loss + penalty
                 d_opt.step()
-        cond, column, category, _ = self.sampler.sample_train(n)
+        cond, mask, categories, _ = self.sampler.sample_train_multi(n, self.data, h.cond_anyway)
         with self.toggled_optimizer(g_opt):
             fake, logits = self._generate(cond)
             adversarial = -self.critic(torch.cat([fake, cond], 1)).mean()
-            cross = (self.activation.cond_loss(logits, column, category)
+            cross = (self.activation.cond_loss_multi(logits, mask, categories)
                      if self.sampler.n_discrete else adversarial.new_zeros(()))
             loss_g = adversarial + cross
             g_opt.zero_grad(set_to_none=True)
@@ -233,15 +234,17 @@ class CTGANModule(pl.LightningModule):
 
     # ----------------------------------------------------------------- sampling
     @torch.inference_mode()
-    def sample(self, n: int, cond_index: tuple[int, int] | None = None,
+    def sample(self, n: int,
+               cond_index: tuple[int, int] | list[tuple[int, int]] | None = None,
                generator: torch.Generator | None = None, batch: int | None = None,
                bf16: bool | None = None, noise: Tensor | None = None,
                cond: Tensor | None = None) -> Tensor:
-        """`n` rows in transformed space, optionally all conditioned on (discrete column,
-        category); kept by the density-ratio refiner once it is fitted (`refine.py`).
-        `noise` / `cond` (n rows each) replace the drawn latent points / condition vectors
-        (latent paths, `pipeline/tabular_latent.py`): such rows are never refined, since a
-        latent path is one row per given point."""
+        """`n` rows in transformed space, optionally all conditioned on a (discrete column,
+        category) pair or a list of them (several columns at once: any-way conditioning,
+        `train.cond_anyway`); kept by the density-ratio refiner once it is fitted
+        (`refine.py`). `noise` / `cond` (n rows each) replace the drawn latent points /
+        condition vectors (latent paths, `pipeline/tabular_latent.py`): such rows are never
+        refined, since a latent path is one row per given point."""
         def draw(m: int) -> Tensor:
             return self._draw(m, cond_index, generator, batch, bf16, noise, cond)
 
@@ -250,12 +253,14 @@ class CTGANModule(pl.LightningModule):
         return refined_sample(self.refiner, draw, n, generator)
 
     @torch.inference_mode()
-    def _draw(self, n: int, cond_index: tuple[int, int] | None = None,
+    def _draw(self, n: int,
+              cond_index: tuple[int, int] | list[tuple[int, int]] | None = None,
               generator: torch.Generator | None = None, batch: int | None = None,
               bf16: bool | None = None, noise: Tensor | None = None,
               cond: Tensor | None = None) -> Tensor:
         """`n` rows straight from the generator (calibrated, not refined). The generation
-        batch is independent of training's: by default 8192 rows on CPU (the activations stay in cache; measured faster than 50k) and 65536 elsewhere.
+        batch is independent of training's: by default 8192 rows on CPU (the activations stay
+        in cache; measured faster than 50k) and 65536 elsewhere.
 
         Inference path: BatchNorm (running stats) folded into the Linears, one-hot spans
         emitted as exact one-hots of argmax(logits + Gumbel) (the category a Gumbel-softmax
@@ -283,13 +288,14 @@ class CTGANModule(pl.LightningModule):
         if bf16 and len(hot_cols):
             w_hot, b_hot = w_out[hot_cols].to(dtype), b_out[hot_cols].to(dtype)
             w_sc, b_sc = w_out[act.scalar_idx], b_out[act.scalar_idx]
+        pairs = [cond_index] if isinstance(cond_index, tuple) else list(cond_index or [])
         out = []
         for start in range(0, n, batch):
             size = min(batch, n - start)
             if cond is not None:
                 c = cond[start:start + size].to(self.device)
             else:
-                c = (self.sampler.fixed(size, *cond_index) if cond_index is not None
+                c = (self.sampler.fixed_many(size, pairs) if pairs
                      else self.sampler.sample_original(size, generator))
             z = (noise[start:start + size].to(c.device) if noise is not None else
                  torch.randn(size, self.hparams.embedding_dim, device=c.device,

@@ -202,3 +202,12 @@ class SpanActivation(nn.Module):
         rows = torch.arange(logits.shape[0], device=logits.device)
         chosen = logits[rows, self.discrete_span[column]]
         return F.cross_entropy(chosen, category)
+
+    def cond_loss_multi(self, logits: Tensor, mask: Tensor, categories: Tensor) -> Tensor:
+        """Any-way conditions: cross-entropy of every conditioned (mask) discrete span against
+        its requested category, summed over a row's conditions and averaged over rows (one
+        condition per row is `cond_loss`)."""
+        chosen = logits.index_select(1, self.discrete_span)  # [B, n_disc, W]
+        ce = F.cross_entropy(chosen.reshape(-1, chosen.shape[-1]), categories.reshape(-1),
+                             reduction="none").reshape(mask.shape)
+        return (ce * mask).sum() / mask.shape[0]

@@ -1,17 +1,18 @@
 """`synth generate`: sample rows from a checkpoint, streamed in chunks into one Parquet file.
 
-Shared with `pipeline.api.Synthesizer.sample`: `load_checkpoint` -> `plan_conditions` ->
-`iter_chunks`. Conditions on categorical/boolean columns are exact for every row: one column is
-conditioned natively through the condition vector (the cond vector holds one), and every
-conditioned column's generated one-hot span is forced to the requested category. No rejection
-sampling, so the cost does not depend on how rare the condition is.
+Shared with `pipeline.api.Synthesizer.sample` and `pipeline.augment`: `load_checkpoint` ->
+`plan_conditions` (`tabular/conditions.py`) -> `iter_chunks`. Discrete conditions, on any number
+of columns, go into the one condition vector (the generator was trained on any-way condition
+vectors), so every other column follows them; rows whose conditioned spans came out at another
+category are redrawn, and the spans are forced as a last resort, so they hold in every row.
+Numeric ranges and the transformer's order rules are kept by bounded, seeded rejection: a
+condition the model cannot meet in REJECTION_ROUNDS rounds of redraws is a one-line error.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,26 +27,12 @@ from pipeline.config import Params
 from pipeline.errors import UserError
 from pipeline.log import logger
 from pipeline.models.checkpoint import build_model, read_checkpoint
+from pipeline.tabular.conditions import ConditionPlan, plan_conditions
 
-CONDITIONABLE = ("categorical", "boolean")
-
-
-@dataclass
-class ConditionPlan:
-    """The natively conditioned (discrete column, category), and a keep/set mask pair that
-    forces every conditioned one-hot span: `row * keep + value` (one vectorised op)."""
-
-    native: tuple[int, int] | None
-    keep: torch.Tensor | None
-    value: torch.Tensor | None
-
-    def apply(self, matrix: torch.Tensor) -> torch.Tensor:
-        if self.keep is None:
-            return matrix
-        return matrix * self.keep.to(matrix.device) + self.value.to(matrix.device)
-
+__all__ = ["ConditionPlan", "iter_chunks", "load_checkpoint", "plan_conditions", "run"]
 
 REJECTION_ROUNDS = 8
+MAX_DRAW_FACTOR = 20  # rows drawn per round, at most this many times the rows still wanted
 
 
 def run(params: Params, model_path: Path, out_path: Path, rows: int | None = None,
@@ -108,30 +95,6 @@ def load_checkpoint(path: str | Path) -> tuple[Any, Any, dict, dict]:
     return model, transformer, ckpt["synth"]["schema"], ckpt
 
 
-def plan_conditions(transformer: Any, schema: dict, conditions: dict[str, Any] | None
-                    ) -> ConditionPlan:
-    """Validate {column: value} against the schema and transformer (UserError on any problem)."""
-    if not conditions:
-        return ConditionPlan(None, None, None)
-    roles = {c["name"]: c["role"] for c in schema["columns"]}
-    width = transformer.output_width
-    keep, value = torch.ones(width), torch.zeros(width)
-    native = None
-    for column, wanted in conditions.items():
-        if column not in roles:
-            raise UserError(f"cannot condition on '{column}': no such column "
-                            f"(columns: {', '.join(list(roles)[:10])})")
-        if roles[column] not in CONDITIONABLE:
-            raise UserError(f"cannot condition on '{column}' ({roles[column]}): only "
-                            f"categorical/boolean columns can be conditioned")
-        d_index, category = transformer.condition(column, wanted)
-        span = transformer.discrete[d_index]
-        keep[span.span_start:span.span_start + span.width] = 0.0
-        value[span.span_start + category] = 1.0
-        native = native or (d_index, category)
-    return ConditionPlan(native, keep, value)
-
-
 def iter_chunks(model: Any, transformer: Any, n: int, plan: ConditionPlan, seed: int,
                 chunk_rows: int) -> Iterator[pd.DataFrame]:
     """Decoded chunks of at most `chunk_rows` rows; deterministic for a seed on one device."""
@@ -139,37 +102,51 @@ def iter_chunks(model: Any, transformer: Any, n: int, plan: ConditionPlan, seed:
     rng = np.random.default_rng(seed)
     for start in range(0, n, chunk_rows):
         size = min(chunk_rows, n - start)
-        if not transformer.has_order_rules:
-            matrix = plan.apply(model.sample(size, plan.native, generator))
-            yield transformer.inverse_transform(matrix, generator=rng, start_row=start)
+        if not plan.active and not transformer.has_order_rules:
+            yield transformer.inverse_transform(model.sample(size, None, generator),
+                                                generator=rng, start_row=start)
         else:
-            yield _rows_keeping_rules(model, transformer, size, plan, generator, rng, start)
+            yield _accepted_rows(model, transformer, size, plan, generator, rng, start)
 
 
-def _rows_keeping_rules(model: Any, transformer: Any, size: int, plan: ConditionPlan,
-                        generator: torch.Generator, rng: np.random.Generator,
-                        start: int) -> pd.DataFrame:
-    """`size` decoded rows that keep the transformer's order rules (A <= B): draw, keep the
-    rows that satisfy them, draw again for the rest, sized by the observed acceptance rate.
-    Bounded: after REJECTION_ROUNDS the rest is taken as drawn (and logged)."""
-    parts, have, rate = [], 0, 1.0
+def _accepted_rows(model: Any, transformer: Any, size: int, plan: ConditionPlan,
+                   generator: torch.Generator, rng: np.random.Generator,
+                   start: int) -> pd.DataFrame:
+    """`size` decoded rows under `plan` that keep the order rules (A <= B): draw, keep the rows
+    whose conditioned spans came out right, whose numeric ranges hold and that keep the rules,
+    draw again for the rest, sized by the observed acceptance rate. Bounded: after
+    REJECTION_ROUNDS the rest comes from rows that meet the numeric ranges with a forced span
+    or a broken rule (logged); fewer than that is a UserError."""
+    parts, spare, have, rate, drawn = [], [], 0, 1.0, 0
     for _ in range(REJECTION_ROUNDS):
         want = size - have
-        draw = min(int(want / max(rate, 0.05) * 1.1) + 16, 20 * size + 16)
-        frame = transformer.inverse_transform(plan.apply(model.sample(draw, plan.native,
-                                                                      generator)),
-                                              generator=rng, start_row=start)
-        ok = transformer.satisfied(frame)
-        rate = max(float(ok.mean()), 1e-3)
-        kept = frame[ok].head(want)
+        draw = min(int(want / max(rate, 1e-3) * 1.1) + 16, MAX_DRAW_FACTOR * want + 16)
+        matrix = model.sample(draw, plan.pairs or None, generator)
+        native = plan.native_match(matrix).cpu().numpy()
+        frame = transformer.inverse_transform(plan.apply(matrix), generator=rng, start_row=start)
+        met = plan.holds(frame)
+        best = met & native
+        if transformer.has_order_rules:
+            best &= transformer.satisfied(frame)
+        drawn += draw
+        rate = max(float(best.mean()), 1e-3)
+        kept = frame[best].head(want)
         parts.append(kept)
+        spare.append(frame[met & ~best].head(size))
         have += len(kept)
         if have >= size:
             break
     else:
-        logger.warning("generate: %d of %d rows break an exact rule between columns after %d "
-                       "rounds of redraws; kept as drawn", size - have, size, REJECTION_ROUNDS)
-        parts.append(frame[~ok].head(size - have))
+        pool = pd.concat(spare, ignore_index=True).head(size - have)
+        if have + len(pool) < size:
+            raise UserError(f"conditions {plan.text}: the model produced only {have + len(pool)} "
+                            f"of {size} rows meeting them in {drawn} draws "
+                            f"({REJECTION_ROUNDS} rounds); widen the range, drop a condition or "
+                            f"train longer")
+        logger.warning("generate: %d of %d rows kept with a forced category or a broken rule "
+                       "between columns after %d rounds of redraws", len(pool), size,
+                       REJECTION_ROUNDS)
+        parts.append(pool)
     out = pd.concat(parts, ignore_index=True)
     return transformer.number_ids(out, start)
 

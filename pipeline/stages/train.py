@@ -124,7 +124,8 @@ def build_model(train: TrainParams, transformer: Any, seed: int,
         discriminator_decay=train.discriminator_decay, pac=train.pac,
         critic_steps=train.critic_steps, gp_weight=train.gp_weight,
         log_frequency=train.log_frequency, seed=seed, compile=train.compile,
-        steps_per_epoch=rounds, ema_decay=train.ema_decay)
+        steps_per_epoch=rounds, ema_decay=train.ema_decay,
+        cond_anyway=train.cond_anyway)
 
 
 def save_checkpoint(trainer: pl.Trainer, model_path: Path) -> None:

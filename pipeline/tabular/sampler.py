@@ -12,6 +12,12 @@ sampler and a draw costs a handful of kernels, never a per-row Python loop or a 
 
 The count and cdf tables are persistent (generation needs them, they are small). The row
 tables index the training data, so they are non-persistent: checkpoints never carry them.
+
+Any-way conditioning (`sample_train_multi`, the idea of Gretel's ACTGAN): a share of the
+training condition vectors also carry the drawn real row's categories of a random subset of
+the other discrete columns (each included with a per-row probability drawn uniformly), so the
+generator learns p(row | any set of discrete values) and `fixed` can condition on several
+columns at once. The row's categories are read from its one-hot spans (no extra table).
 """
 
 from __future__ import annotations
@@ -38,6 +44,14 @@ class ConditionalSampler(nn.Module):
         cond_offsets = np.concatenate([[0], np.cumsum(widths)[:-1]]) if widths else np.zeros(1)
         self.register_buffer("cond_offsets", torch.as_tensor(cond_offsets, dtype=torch.long))
         self.register_buffer("widths", torch.as_tensor(widths or [1], dtype=torch.long))
+        # Matrix columns of every discrete span, padded to max_width (padding masked out).
+        gather = torch.zeros(n, w, dtype=torch.long)
+        pad = torch.ones(n, w, dtype=torch.bool)
+        for d, c in enumerate(discrete):
+            gather[d, :c.width] = torch.arange(c.span_start, c.span_start + c.width)
+            pad[d, :c.width] = False
+        self.register_buffer("span_gather", gather, persistent=False)
+        self.register_buffer("span_pad", pad, persistent=False)
         self.register_buffer("counts", torch.zeros(n, w, dtype=torch.long))
         self.register_buffer("cdf_log", torch.ones(n, w))
         self.register_buffer("cdf_emp", torch.ones(n, w))
@@ -83,6 +97,47 @@ class ConditionalSampler(nn.Module):
         pick = torch.minimum((u * count).long(), count - 1)
         rows = self.rows[self.offsets[column, category] + pick]
         return self.cond_vector(column, category), column, category, rows
+
+    def sample_train_multi(self, batch: int, data: Tensor, anyway: float,
+                           generator: torch.Generator | None = None
+                           ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Any-way training draw: (cond [B, cond_dim], mask [B, n_disc] (1 = conditioned),
+        categories [B, n_disc] (the real row's), row ids [B]). The primary column is drawn as
+        in `sample_train`; with probability `anyway` a row also conditions on each other
+        discrete column with a per-row probability q ~ U(0, 1). `anyway=0` is `sample_train`."""
+        cond, column, category, rows = self.sample_train(batch, generator)
+        device = self.counts.device
+        if self.n_discrete == 0:
+            empty = torch.zeros(batch, 0, device=device)
+            return cond, empty, empty.long(), rows
+        primary = torch.zeros(batch, self.n_discrete, device=device, dtype=torch.bool)
+        primary.scatter_(1, column[:, None], True)
+        if anyway <= 0:
+            cats = torch.zeros(batch, self.n_discrete, dtype=torch.long, device=device)
+            return cond, primary.float(), cats.scatter_(1, column[:, None], category[:, None]), rows
+        cats = self.categories(data[rows])
+        u = torch.rand(batch, 2, device=device, generator=generator)
+        extra = torch.rand(batch, self.n_discrete, device=device, generator=generator)
+        mask = primary | ((extra < u[:, :1]) & (u[:, 1:] < anyway))
+        return self.multi_vector(cats, mask), mask.float(), cats, rows
+
+    def categories(self, rows: Tensor) -> Tensor:
+        """[B, n_disc] category of every discrete column in transformed rows (span argmax)."""
+        picked = rows.index_select(1, self.span_gather.reshape(-1)).reshape(
+            rows.shape[0], self.n_discrete, self.max_width)
+        return picked.masked_fill(self.span_pad, -1.0).argmax(-1)
+
+    def multi_vector(self, cats: Tensor, mask: Tensor) -> Tensor:
+        """Condition vectors with one bit per conditioned column (mask) at its category."""
+        out = torch.zeros(cats.shape[0], self.cond_dim, device=cats.device)
+        return out.scatter_(1, self.cond_offsets[None, :] + cats, mask.to(out.dtype))
+
+    def fixed_many(self, batch: int, pairs: list[tuple[int, int]]) -> Tensor:
+        """Every row conditioned on all (discrete column, category) pairs at once."""
+        vec = torch.zeros(self.cond_dim, device=self.counts.device)
+        for column, category in pairs:  # a handful of conditions, once per chunk
+            vec[int(self.cond_offsets[column]) + category] = 1.0
+        return vec.expand(batch, -1).contiguous()
 
     def sample_original(self, batch: int, generator: torch.Generator | None = None) -> Tensor:
         """Generation draw: a uniformly chosen column, its category by EMPIRICAL frequency."""
