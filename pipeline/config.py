@@ -86,6 +86,35 @@ class TransformParams:
 
 
 @dataclass(frozen=True)
+class PrivacyParams:
+    """`train.privacy:` differentially private training (DP-SGD on the critic; docs/privacy.md).
+
+    Off while both `epsilon` and `noise_multiplier` are null.
+    """
+
+    epsilon: float | None = None  # target epsilon for the whole training run
+    noise_multiplier: float | None = None  # instead of epsilon: the DP-SGD noise (epsilon follows)
+    delta: float | None = None  # null: min(1e-5, 1/training rows)
+    max_grad_norm: float = 1.0  # per-row gradient clipping bound
+    stats_share: float = 0.1  # share of the budget spent on the sampler's category counts
+    accountant: Literal["rdp", "prv"] = "rdp"  # Opacus accountant
+
+    @property
+    def enabled(self) -> bool:
+        return self.epsilon is not None or self.noise_multiplier is not None
+
+    def check(self) -> None:
+        _require(self.epsilon is None or self.noise_multiplier is None, "train.privacy",
+                 "given epsilon or noise_multiplier, not both")
+        _require(self.epsilon is None or self.epsilon > 0, "train.privacy.epsilon", "> 0")
+        _require(self.noise_multiplier is None or self.noise_multiplier > 0,
+                 "train.privacy.noise_multiplier", "> 0")
+        _require(self.delta is None or 0 < self.delta < 1, "train.privacy.delta", "in (0, 1)")
+        _require(self.max_grad_norm > 0, "train.privacy.max_grad_norm", "> 0")
+        _require(0 <= self.stats_share < 1, "train.privacy.stats_share", "in [0, 1)")
+
+
+@dataclass(frozen=True)
 class TrainParams:
     """`train:` the model, its hyperparameters and the Lightning Trainer settings."""
 
@@ -125,8 +154,13 @@ class TrainParams:
     checkpoint_minutes: float | None = None
     # after training, fit the generator's marginal calibration (pipeline/models/calibration.py)
     calibrate: bool = True
+    privacy: PrivacyParams = field(default_factory=PrivacyParams)  # off by default
 
     def check(self) -> None:
+        if self.privacy.enabled:  # DP-SGD clips per row; these read rows outside it
+            _require(self.pac == 1, "train.pac", "1 with train.privacy (PacGAN mixes rows)")
+            _require(not self.calibrate, "train.calibrate",
+                     "false with train.privacy (calibration reads the real rows)")
         _require(self.steps >= 1, "train.steps", ">= 1")
         _require(self.epochs is None or self.epochs >= 1, "train.epochs", ">= 1 or null")
         _require(self.max_minutes is None or self.max_minutes > 0, "train.max_minutes",

@@ -71,6 +71,7 @@ class CTGANModule(pl.LightningModule):
         self.register_buffer("cal_real", torch.zeros(n_scalar, calibration_knots))
         self.register_buffer("cal_on", torch.zeros((), dtype=torch.bool))
         self._compiled: dict[str, Any] = {}
+        self.dp = None  # train.privacy: a pipeline.models.dp.DPCritic runs the critic updates
 
     # ----------------------------------------------------------------- data
     def set_training_data(self, matrix: Tensor | np.ndarray) -> None:
@@ -149,6 +150,9 @@ class CTGANModule(pl.LightningModule):
         g_opt, d_opt = self.optimizers()
         h, n = self.hparams, self.hparams.batch_size
         for _ in range(h.critic_steps):
+            if self.dp is not None:
+                loss_d, penalty, critic_real, critic_fake = self.dp.critic_step(self, d_opt)
+                continue
             cond, _, _, rows = self.sampler.sample_train(n)
             real = torch.cat([self.data[rows], cond], 1)
             with torch.no_grad():
