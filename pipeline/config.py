@@ -208,11 +208,15 @@ class EvaluateParams:
     privacy_query_rows: int | None = 10_000
     distance_chunk_rows: int = 2048
     sdmetrics_dcr_rows: int = 0  # >0: also run sdmetrics' DCR metrics on this many rows (slow)
+    # attack-based risks (metrics/attacks.py, metrics/membership.py): attacks / targets per
+    # side; 0 turns them off
+    attack_rows: int = 1000
 
     def check(self) -> None:
         _require(self.detection_folds >= 2, "evaluate.detection_folds", ">= 2")
         _require(self.distance_chunk_rows >= 1, "evaluate.distance_chunk_rows", ">= 1")
         _require(self.sdmetrics_dcr_rows >= 0, "evaluate.sdmetrics_dcr_rows", ">= 0")
+        _require(self.attack_rows >= 0, "evaluate.attack_rows", ">= 0")
         _require(self.max_rows is None or self.max_rows >= 10, "evaluate.max_rows", ">= 10")
         _require(self.privacy_query_rows is None or self.privacy_query_rows >= 10,
                  "evaluate.privacy_query_rows", ">= 10")
