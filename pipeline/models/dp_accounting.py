@@ -43,6 +43,23 @@ def _epsilon(history: list[tuple[float, float, int]], delta: float, accountant: 
         return float(acc.get_epsilon(delta=delta, alphas=ALPHAS))
 
 
+def _solve_with(eps_of_acc, target: float, accountant: str) -> float:
+    """`_solve` for `eps_of_acc(noise, accountant)`. PRV is tighter than RDP but fails (or
+    asks for hundreds of GiB) at tiny noise, so it searches between half the RDP answer
+    and the RDP answer, a failure counting as "not enough noise"."""
+    sigma = _solve(lambda z: eps_of_acc(z, "rdp"), target)
+    if accountant == "rdp":
+        return sigma
+
+    def safe(z: float) -> float:
+        try:
+            return eps_of_acc(z, accountant)
+        except (RuntimeError, MemoryError, ValueError):
+            return math.inf
+
+    return _solve(safe, target, lo=sigma / 2, hi=sigma)
+
+
 def _solve(eps_of, target: float, lo: float = 1e-2, hi: float = 1e4) -> float:
     """Smallest noise multiplier (to 0.2%) whose epsilon is <= target (eps decreases in it)."""
     if eps_of(hi) > target:
@@ -71,18 +88,18 @@ def plan(privacy: Any, rows: int, batch_size: int, world: int, steps: int,
     delta = privacy.delta if privacy.delta is not None else default_delta(rows)
     acc, share = privacy.accountant, privacy.stats_share if n_discrete else 0.0
 
-    def counts_eps(z: float) -> float:
-        return _epsilon([(z, 1.0, 1)], delta, acc)
+    def counts_eps(z: float, how: str) -> float:
+        return _epsilon([(z, 1.0, 1)], delta, how)
 
     if privacy.epsilon is not None:
-        z_c = _solve(counts_eps, share * privacy.epsilon) if share > 0 else 0.0
+        z_c = _solve_with(counts_eps, share * privacy.epsilon, acc) if share > 0 else 0.0
         counts = [(z_c, 1.0, 1)] if share > 0 else []
-        sigma = _solve(lambda s: _epsilon([(s, q, steps), *counts], delta, acc),
-                       privacy.epsilon)
+        sigma = _solve_with(lambda s, how: _epsilon([(s, q, steps), *counts], delta, how),
+                            privacy.epsilon, acc)
     else:
         sigma = privacy.noise_multiplier
         eps_sgd = _epsilon([(sigma, q, steps)], delta, acc)
-        z_c = _solve(counts_eps, eps_sgd * share / (1 - share)) if share > 0 else 0.0
+        z_c = _solve_with(counts_eps, eps_sgd * share / (1 - share), acc) if share > 0 else 0.0
     out = {"noise_multiplier": sigma, "count_noise": z_c, "sample_rate": q, "delta": delta,
            "max_grad_norm": privacy.max_grad_norm, "steps": steps, "rows": rows,
            "world": world, "accountant": acc, "n_discrete": n_discrete}
