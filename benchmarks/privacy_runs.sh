@@ -3,6 +3,8 @@
 # train + generate (+ evaluate unless SKIP_EVAL=1) on default params except train.privacy
 # (and the pac 1 / calibrate false that DP requires). Usage:
 #   benchmarks/privacy_runs.sh WORK_DIR "penguins german_credit" "10 3 1 off"
+# TAG=tuned TRAIN_EXTRA='{"batch_size": 100, "steps": 1000}' ... : other train params, runs in
+# eps_<setting>_<TAG>.
 set -euo pipefail
 work=${1:?work dir}; datasets=${2:-"penguins german_credit"}; settings=${3:-"10 3 1 off"}
 for ds in $datasets; do
@@ -18,11 +20,12 @@ yaml.safe_dump(p, open(f"{d}/params.yaml", "w"), sort_keys=False)
 PY
   [ -f "$d/prepared/train.parquet" ] || synth prepare --params "$d/params.yaml" --out-dir "$d/prepared" > "$d/prepare.log" 2>&1
   for s in $settings; do
-    r=$d/eps_$s; mkdir -p "$r"
-    python - "$d/params.yaml" "$r/params.yaml" "$s" <<'PY'
+    r=$d/eps_$s${TAG:+_$TAG}; mkdir -p "$r"
+    python - "$d/params.yaml" "$r/params.yaml" "$s" "${TRAIN_EXTRA:-{\}}" <<'PY'
 import sys, yaml
-src, dst, s = sys.argv[1:]
+src, dst, s, extra = sys.argv[1:]
 p = yaml.safe_load(open(src))
+p["train"].update(yaml.safe_load(extra))
 if s != "off":
     p["train"].update(pac=1, calibrate=False)
     p["train"]["privacy"]["epsilon"] = float(s)
