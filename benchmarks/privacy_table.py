@@ -17,6 +17,7 @@ ATTACKS = [("privacy.mia_auc", "distance MIA AUC"), ("privacy.mia_density_auc", 
            ("privacy.singling_out_risk", "singling out"), ("privacy.linkability_risk", "linkability"),
            ("privacy.inference_risk", "inference")]
 ORDER = ["off", "10", "3", "1"]
+TAGS = {"tuned": "batch_size 100, steps 1000", "dparch": "pac 1, no calibration"}
 
 
 def fmt(v) -> str:
@@ -36,8 +37,8 @@ def main(work: Path, datasets: list[str]) -> None:
                     continue
                 m = json.loads(path.read_text())
                 s, _, tag = run[4:].partition("_")
-                eps = "off (defaults)" if s == "off" else f"{s} ({fmt(m.get('privacy.epsilon'))})"
-                eps += f", {tag}" if tag else ""
+                eps = "off" if s == "off" else f"{s} ({fmt(m.get('privacy.epsilon'))})"
+                eps += f", {TAGS.get(tag, tag)}" if tag else (" (defaults)" if s == "off" else "")
                 print(f"| {ds} | {eps} | " + " | ".join(fmt(m.get(k)) for k, _ in cols) + " |")
 
 
