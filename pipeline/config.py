@@ -87,6 +87,35 @@ class TransformParams:
 
 
 @dataclass(frozen=True)
+class PrivacyParams:
+    """`train.privacy:` differentially private training (DP-SGD on the critic; docs/privacy.md).
+
+    Off while both `epsilon` and `noise_multiplier` are null.
+    """
+
+    epsilon: float | None = None  # target epsilon for the whole training run
+    noise_multiplier: float | None = None  # instead of epsilon: the DP-SGD noise (epsilon follows)
+    delta: float | None = None  # null: min(1e-5, 1/training rows)
+    max_grad_norm: float = 1.0  # per-row gradient clipping bound
+    stats_share: float = 0.1  # share of the budget spent on the sampler's category counts
+    accountant: Literal["rdp", "prv"] = "rdp"  # Opacus accountant
+
+    @property
+    def enabled(self) -> bool:
+        return self.epsilon is not None or self.noise_multiplier is not None
+
+    def check(self) -> None:
+        _require(self.epsilon is None or self.noise_multiplier is None, "train.privacy",
+                 "given epsilon or noise_multiplier, not both")
+        _require(self.epsilon is None or self.epsilon > 0, "train.privacy.epsilon", "> 0")
+        _require(self.noise_multiplier is None or self.noise_multiplier > 0,
+                 "train.privacy.noise_multiplier", "> 0")
+        _require(self.delta is None or 0 < self.delta < 1, "train.privacy.delta", "in (0, 1)")
+        _require(self.max_grad_norm > 0, "train.privacy.max_grad_norm", "> 0")
+        _require(0 <= self.stats_share < 1, "train.privacy.stats_share", "in [0, 1)")
+
+
+@dataclass(frozen=True)
 class TrainParams:
     """`train:` the model, its hyperparameters and the Lightning Trainer settings."""
 
@@ -130,8 +159,17 @@ class TrainParams:
     # after calibration, keep generated rows by a real-vs-generated classifier's density ratio
     # (pipeline/models/refine.py), drawing at most this many rows per kept row (null: off)
     refine_draws: float | None = 8.0
+    privacy: PrivacyParams = field(default_factory=PrivacyParams)  # off by default
 
     def check(self) -> None:
+        if self.privacy.enabled:  # DP-SGD clips per row; these read rows outside it
+            _require(self.pac == 1, "train.pac", "1 with train.privacy (PacGAN mixes rows)")
+            _require(not self.calibrate, "train.calibrate",
+                     "false with train.privacy (calibration reads the real rows)")
+            _require(self.refine_draws is None, "train.refine_draws",
+                     "null with train.privacy (the refiner is trained on the real rows)")
+            _require(self.cond_anyway == 0, "train.cond_anyway",
+                     "0 with train.privacy (any-way conditions copy real rows' categories)")
         _require(self.steps >= 1, "train.steps", ">= 1")
         _require(self.epochs is None or self.epochs >= 1, "train.epochs", ">= 1 or null")
         _require(self.max_minutes is None or self.max_minutes > 0, "train.max_minutes",
@@ -182,11 +220,15 @@ class EvaluateParams:
     privacy_query_rows: int | None = 10_000
     distance_chunk_rows: int = 2048
     sdmetrics_dcr_rows: int = 0  # >0: also run sdmetrics' DCR metrics on this many rows (slow)
+    # attack-based risks (metrics/attacks.py, metrics/membership.py): attacks / targets per
+    # side; 0 turns them off
+    attack_rows: int = 1000
 
     def check(self) -> None:
         _require(self.detection_folds >= 2, "evaluate.detection_folds", ">= 2")
         _require(self.distance_chunk_rows >= 1, "evaluate.distance_chunk_rows", ">= 1")
         _require(self.sdmetrics_dcr_rows >= 0, "evaluate.sdmetrics_dcr_rows", ">= 0")
+        _require(self.attack_rows >= 0, "evaluate.attack_rows", ">= 0")
         _require(self.max_rows is None or self.max_rows >= 10, "evaluate.max_rows", ">= 10")
         _require(self.privacy_query_rows is None or self.privacy_query_rows >= 10,
                  "evaluate.privacy_query_rows", ">= 10")

@@ -43,6 +43,15 @@ def test_ints_are_accepted_where_floats_are_expected():
         ({"gate": {"thresholds": {"fidelity.overall": "high"}}}, "gate.thresholds"),
         ({"seed": 1.5}, "params key seed: expected int"),
         ({"train": [1, 2]}, "params section 'train' must be a mapping"),
+        ({"train": {"privacy": {"epsilon": 3}, "calibrate": False}},
+         "train.pac must be 1 with train.privacy"),
+        ({"train": {"privacy": {"epsilon": 3}, "pac": 1}},
+         "train.calibrate must be false with train.privacy"),
+        ({"train": {"privacy": {"epsilon": 3, "noise_multiplier": 1.0}}}, "not both"),
+        ({"train": {"privacy": {"epsilon": 0}}}, "train.privacy.epsilon must be > 0"),
+        ({"train": {"privacy": {"delta": 1.5}}}, "train.privacy.delta must be in (0, 1)"),
+        ({"train": {"privacy": {"accountant": "gdp"}}}, "train.privacy.accountant"),
+        ({"evaluate": {"attack_rows": -1}}, "evaluate.attack_rows must be >= 0"),
     ],
 )
 def test_bad_params_name_the_key(raw, message):

@@ -57,6 +57,10 @@ def test_copy_of_train_fails_the_gate_with_exit_3(tmp_path: Path) -> None:
     failed = {c["metric"] for c in gate["checks"] if not c["passed"]}
     assert "privacy.exact_copy_rate" in failed
     assert "privacy.dcr_overfitting_protection" in failed
+    # the attack-based lines fail on a leaked copy too (docs/privacy.md)
+    assert {"privacy.mia_density_auc", "privacy.mia_density_tpr_at_1pct_fpr",
+            "privacy.singling_out_risk", "privacy.linkability_risk",
+            "privacy.inference_risk"} <= failed
     assert "FAIL" in res.output
 
 

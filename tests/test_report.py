@@ -88,7 +88,8 @@ def test_report_is_self_contained_with_all_sections(tmp_path: Path) -> None:
     page = _report(tmp_path).read_text()
     for needle in ("fidelity.column_shapes", "privacy.dcr_share", "utility.ratio",
                    "Real vs synthetic distributions", "Pair-trend error", "DCR histogram",
-                   "train/loss_g_epoch", "<svg"):
+                   "train/loss_g_epoch", "<svg", "Privacy: attacks", "privacy.linkability_risk",
+                   "privacy.mia_density_auc"):
         assert needle in page, needle
     assert "<script" not in page and "http://" not in page.replace(
         'xmlns="http://www.w3.org/2000/svg"', "")

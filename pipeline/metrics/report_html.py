@@ -10,6 +10,7 @@ import html
 import math
 from typing import Any
 
+from pipeline.metrics.attacks_report import attack_section
 from pipeline.metrics.gating import absent_keys, check_rows
 from pipeline.metrics.registry import METRICS
 from pipeline.metrics.report_summary import fmt, headline, problems
@@ -158,6 +159,7 @@ def render(metrics: dict[str, Any], details: dict[str, Any], distributions: dict
                   bars([f"{r['distance']:.3f}" for r in dcr_rows],
                        {n: [r[n] for r in dcr_rows] for n in names},
                        "DCR histogram (share of rows per bin)", w=720, h=260), "</div>"]
+    parts.append(attack_section(details.get("attacks", {})))
     parts.append("<h2>Training curves</h2>")
     if curves:
         parts.append("<div class='grid'>")

@@ -76,6 +76,7 @@ class CTGANModule(pl.LightningModule):
         # calibration; off until fitted.
         self.refiner = Refiner(self.data_dim)
         self._compiled: dict[str, Any] = {}
+        self.dp = None  # train.privacy: a pipeline.models.dp.DPCritic runs the critic updates
 
     # ----------------------------------------------------------------- data
     def set_training_data(self, matrix: Tensor | np.ndarray) -> None:
@@ -154,6 +155,9 @@ class CTGANModule(pl.LightningModule):
         g_opt, d_opt = self.optimizers()
         h, n = self.hparams, self.hparams.batch_size
         for _ in range(h.critic_steps):
+            if self.dp is not None:
+                loss_d, penalty, critic_real, critic_fake = self.dp.critic_step(self, d_opt)
+                continue
             cond, _, _, rows = self.sampler.sample_train_multi(n, self.data, h.cond_anyway)
             real = torch.cat([self.data[rows], cond], 1)
             with torch.no_grad():

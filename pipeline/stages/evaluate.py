@@ -26,8 +26,9 @@ import pandas as pd
 from pipeline.config import Params
 from pipeline.errors import UserError
 from pipeline.io import atomic_path, read_json, read_table, write_json
+from pipeline.metrics.attacks import compute_attacks
 from pipeline.metrics.coerce import coerce_like
-from pipeline.metrics.curves import read_curves
+from pipeline.metrics.curves import read_curves, read_train_privacy
 from pipeline.metrics.detection import detection_auc
 from pipeline.metrics.fidelity import compute_fidelity
 from pipeline.metrics.plots import distributions, histogram_rows
@@ -105,7 +106,7 @@ def compute_all(inputs: dict[str, Any], params: Params) -> dict[str, Any]:
     synthetic = _cap(full["synthetic"], ev.max_rows, seed + 2)
     schema, metadata = inputs["schema"], inputs["metadata"]
     timings: dict[str, float] = {}
-    parts = 4 + (ev.sdmetrics_dcr_rows > 0)
+    parts = 4 + (ev.sdmetrics_dcr_rows > 0) + (ev.attack_rows > 0)
     log.info("evaluate: scoring %d synthetic rows against %d train and %d holdout rows "
              "(fidelity, detection, utility, privacy)", len(full["synthetic"]),
              len(full["train"]), len(full["holdout"]))
@@ -130,6 +131,13 @@ def compute_all(inputs: dict[str, Any], params: Params) -> dict[str, Any]:
                            ev.distance_chunk_rows, ev.privacy_query_rows)
     metrics.update(priv.metrics)
     _step(timings, "privacy", t0, parts)
+    attack_details: dict[str, Any] = {}
+    if ev.attack_rows > 0:
+        t0 = time.perf_counter()
+        attack_metrics, attack_details = compute_attacks(
+            full["train"], full["holdout"], full["synthetic"], schema, seed, ev.attack_rows)
+        metrics.update(attack_metrics)
+        _step(timings, "attacks", t0, parts)
     if ev.sdmetrics_dcr_rows > 0:
         t0 = time.perf_counter()
         metrics.update(sdmetrics_dcr(full["train"], full["holdout"], full["synthetic"],
@@ -152,6 +160,7 @@ def compute_all(inputs: dict[str, Any], params: Params) -> dict[str, Any]:
                "high_cardinality": {"detection": pooled_detection, "utility": pooled_utility},
                "coerced_columns": inputs.get("coerced", []),
                "utility_task": task, "dcr_share_raw": priv.raw_share,
+               "attacks": attack_details,
                "column_shapes": fid.column_shapes,
                "pair_trends": fid.pair_trends}
     dcr = histogram_rows({"synthetic_to_train": priv.dcr_synthetic_train,
@@ -173,6 +182,7 @@ def run(params: Params, data_dir: Path, synthetic_path: Path, train_log_dir: Pat
                         f"the train and synthetic tables, got {', '.join(small)}")
     result = compute_all(inputs, params)
     curves = read_curves(train_log_dir)
+    result["metrics"].update(read_train_privacy(train_log_dir))
     metrics = _clean(result["metrics"])
     details = _clean(result["details"])
     page = render(metrics, details, result["distributions"], result["dcr"], curves,

@@ -87,6 +87,9 @@ def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: Trai
     per_epoch = per_round or max(1, -(-matrix.shape[0] // train.batch_size))
     live = _dvclive(log_dir, train, seed, ckpt_path is not None, per_epoch)
     trainer = build_trainer(train, live, callbacks, checkpointing=model_path is not None)
+    if train.privacy.enabled:
+        trainer.callbacks.append(enable_dp(model, train, seed, planned, per_round,
+                                           trainer.world_size))
     trainer.fit(model, ckpt_path=ckpt_path)
     if live and trainer.is_global_zero:
         live.write_summary(log_dir)
@@ -107,6 +110,35 @@ def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: Trai
     if model_path is not None:
         save_checkpoint(trainer, Path(model_path))
     return model, trainer
+
+
+def enable_dp(model: pl.LightningModule, train: TrainParams, seed: int, rounds: int,
+              per_round: int | None, world: int) -> pl.Callback:
+    """Calibrate DP-SGD for the planned critic steps, hand the model its DP critic, and
+    return the callback that logs the epsilon spent (pipeline/models/dp.py)."""
+    from pipeline.models.dp import DPCritic, PrivacyLog
+    from pipeline.models.dp_accounting import plan
+
+    rows = int(model.data.shape[0])
+    per_epoch = per_round or max(1, -(-rows // train.batch_size))
+    steps = rounds * -(-per_epoch // world) * train.critic_steps
+    try:
+        dp_plan = plan(train.privacy, rows, train.batch_size, world, steps,
+                       model.sampler.n_discrete)
+    except ValueError as exc:
+        raise UserError(f"train.privacy: {exc}") from None
+    if dp_plan["sample_rate"] >= 1.0:
+        logger.warning("train.privacy: batch_size x devices >= training rows (%d): every step "
+                       "sees every row, so no subsampling amplification; lower "
+                       "train.batch_size for a smaller epsilon", rows)
+    model.dp = DPCritic(dp_plan, seed)
+    model.dp.attach(model)
+    model.synth_meta["privacy"] = dp_plan
+    logger.info("train.privacy: noise multiplier %.3f (counts %.3f), sample rate %.4f, "
+                "%d critic steps, delta %.2e -> epsilon %.3f", dp_plan["noise_multiplier"],
+                dp_plan["count_noise"], dp_plan["sample_rate"], steps, dp_plan["delta"],
+                dp_plan["epsilon_planned"])
+    return PrivacyLog(dp_plan, train.critic_steps)
 
 
 def build_model(train: TrainParams, transformer: Any, seed: int,
