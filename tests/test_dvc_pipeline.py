@@ -137,7 +137,7 @@ def test_dvc_metrics_show_reads_numbers_in_groups(repo):
     data = shown[""]["data"] if "" in shown else next(iter(shown.values()))["data"]
     files = {path: entry["data"] for path, entry in data.items()}
     assert set(files) == {"reports/metrics.json", "reports/train/summary.json",
-                          "reports/gate.json"}
+                          "reports/gate.json", "reports/augment/metrics.json"}
     assert set(files["reports/train/summary.json"]) == {"train"}
     for path, values in files.items():
         flat = _leaves(values)

@@ -215,5 +215,6 @@ def test_augment_cli_rebalances_and_writes_the_lift(project: Path) -> None:
     assert aug["is_synthetic"].sum() == len(aug) - len(real)
     pd.testing.assert_frame_equal(aug.iloc[:len(real)].drop(columns="is_synthetic"), real)
     lift = yaml.safe_load(metrics.read_text())["augment"]
-    assert lift["task"] == "classification" and len(lift["augmented"]) == 2
+    details = yaml.safe_load((metrics.parent / "details.json").read_text())
+    assert details["task"] == "classification" and len(details["augmented"]) == 2
     assert set(lift["lift"]) == {"macro_f1", "balanced_accuracy", "minority_recall"}

@@ -84,7 +84,9 @@ def train_images(images: np.ndarray, labels: np.ndarray, schema: dict, train: Tr
             check_resumable(state, last, run_id)
             check_budget(state, last, planned)
             ckpt_path = str(last)
-    trainer = build_trainer(train, _dvclive(log_dir, train, seed, ckpt_path is not None),
+    per_epoch = per_round or max(1, -(-len(images) // train.batch_size))
+    trainer = build_trainer(train, _dvclive(log_dir, train, seed, ckpt_path is not None,
+                                            per_epoch),
                             callbacks, checkpointing=model_path is not None)
     started = time.perf_counter()
     trainer.fit(model, ckpt_path=ckpt_path)

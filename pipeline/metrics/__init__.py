@@ -1,0 +1,1 @@
+"""Metrics: fidelity, detection, utility, privacy, attacks; the registry and the report."""

@@ -52,8 +52,12 @@ def run(params: Params, data_dir: Path, model_path: Path, out_path: Path,
     if aug.flag_column:
         sets = [s.drop(columns=[aug.flag_column]) for s in sets]
     lift = augmentation_lift(real, sets, holdout, schema, target, params.seed)
-    io.write_json({"augment": {"mode": aug.mode, "target": target, "real_rows": len(real),
-                               "synthetic_rows": len(out) - len(real), **lift}}, metrics_path)
+    # metrics.json: numbers a user compares (`dvc metrics diff`); the rest next to it
+    io.write_json({"augment": {"real_rows": len(real), "synthetic_rows": len(out) - len(real),
+                               "real": lift["real"], "lift": lift["lift"]}}, metrics_path)
+    io.write_json({"mode": aug.mode, "target": target, "task": lift["task"],
+                   "minority": lift["minority"], "augmented": lift["augmented"]},
+                  Path(metrics_path).with_name("details.json"))
     logger.info("augment: lift on the holdout %s", {k: round(v["mean"], 4)
                                                     for k, v in lift["lift"].items()})
 
