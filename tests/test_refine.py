@@ -55,10 +55,17 @@ def test_trained_model_samples_refined_rows_reproducibly(tmp_path) -> None:
                 discriminator_dims=[32, 32], accelerator="cpu", seed=1)
     synth = pipeline.Synthesizer(**tiny).fit(df)
     model = synth._model
-    assert bool(model.refiner.on)
+    assert bool(model.refiner.on) and bool(model.ref_on)
     a, b = synth.sample(1500, seed=5), synth.sample(1500, seed=5)
     assert len(a) == 1500
     pd.testing.assert_frame_equal(a, b)
+    # marginals re-calibrated through the refiner: kept rows' x follows the real x
+    assert stats.ks_2samp(a["x"], df["x"]).pvalue > 0.01
+    model.ref_on.fill_(False)
+    unmapped = synth.sample(1500, seed=5)
+    model.ref_on.fill_(True)
+    assert stats.ks_2samp(a["x"], df["x"]).statistic < stats.ks_2samp(unmapped["x"],
+                                                                     df["x"]).statistic
     refined = np.abs(a["y"] - a["x"] ** 2).mean()
     model.refiner.on.fill_(False)
     raw = synth.sample(1500, seed=5)

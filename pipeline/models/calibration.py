@@ -49,11 +49,13 @@ def remap(values: Tensor, source: Tensor, target: Tensor) -> Tensor:
 
 
 def onehot_offsets(real_rates: Tensor, sample_rates: Callable[[Tensor], Tensor],
-                   onehot_cols: Tensor, width: int, rounds: int = 3) -> Tensor:
+                   onehot_cols: Tensor, width: int, rounds: int = 3,
+                   start: Tensor | None = None) -> Tensor:
     """Logit offsets (length `width`, zero outside one-hot columns) that bring the sampled
     rate of every one-hot column to its real rate; `sample_rates(offsets)` draws a batch with
     the offsets applied and returns the per-column mean of the matrix."""
-    offsets = torch.zeros(width, device=real_rates.device)
+    offsets = (torch.zeros(width, device=real_rates.device) if start is None
+               else start.clone())
     eps = 1e-4
     for _ in range(rounds):
         rates = sample_rates(offsets)

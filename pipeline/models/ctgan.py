@@ -75,6 +75,10 @@ class CTGANModule(pl.LightningModule):
         # Density-ratio refinement of generated rows (`refine.py`), fitted by `refine` after
         # calibration; off until fitted.
         self.refiner = Refiner(self.data_dim)
+        # The refiner moves marginals: a second scalar map (refined rows' quantiles -> real)
+        # applied after it, fitted with the one-hot offsets by `refine`.
+        self.register_buffer("ref_gen", torch.zeros(n_scalar, calibration_knots))
+        self.register_buffer("ref_on", torch.zeros((), dtype=torch.bool))
         self._compiled: dict[str, Any] = {}
         self.dp = None  # train.privacy: a pipeline.models.dp.DPCritic runs the critic updates
 
@@ -254,7 +258,11 @@ class CTGANModule(pl.LightningModule):
 
         if not bool(self.refiner.on) or noise is not None or cond is not None:
             return draw(n)
-        return refined_sample(self.refiner, draw, n, generator)
+        rows = refined_sample(self.refiner, draw, n, generator)
+        if bool(self.ref_on):
+            idx = self.activation.scalar_idx
+            rows[:, idx] = remap(rows[:, idx], self.ref_gen, self.cal_real)
+        return rows
 
     @torch.inference_mode()
     def _draw(self, n: int,
@@ -356,6 +364,32 @@ class CTGANModule(pl.LightningModule):
             torch.manual_seed(int(seed) + 2)  # dropout and init draws, not the global stream
             self.refiner.fit(self.data, lambda m: self._draw(m, generator=gen), seed,
                              max_draws)
+        if bool(self.refiner.on) and bool(self.cal_on):
+            self._calibrate_refined(seed)
+
+    @torch.inference_mode()
+    def _calibrate_refined(self, seed: int, rows: int = 20000) -> None:
+        """Marginals through the refiner: the one-hot offsets re-fitted on refined rows
+        (starting from the calibrated ones), then a scalar map from the refined rows'
+        quantiles to the real ones, applied after refinement (`ref_gen` -> `cal_real`)."""
+        gen = torch.Generator(device=self.device).manual_seed(int(seed) + 3)
+        pick = torch.randperm(self.data.shape[0], generator=torch.Generator().manual_seed(
+            int(seed)))
+        real = self.data[pick[:rows].to(self.data.device)]
+        act = self.activation
+        self.ref_on.fill_(False)
+
+        def rates(offsets: Tensor) -> Tensor:
+            self.cal_bias.copy_(offsets)
+            return self.sample(rows, generator=gen).mean(0)
+
+        if len(act.onehot_cols):
+            self.cal_bias.copy_(onehot_offsets(real.mean(0), rates, act.onehot_cols,
+                                               self.data_dim, start=self.cal_bias))
+        if act.scalar_idx.numel():
+            self.ref_gen.copy_(quantile_knots(self.sample(rows, generator=gen)[:, act.scalar_idx],
+                                              self.ref_gen.shape[1]))
+            self.ref_on.fill_(True)
 
 
 def _cpu_has_bf16() -> bool:
