@@ -25,7 +25,7 @@ def test_two_process_cpu_ddp_trains_and_writes_one_checkpoint(tmp_path: Path) ->
     env = {**os.environ, "CI": "1", "PYTHONUNBUFFERED": "1"}
     env.pop("LOCAL_RANK", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline", "train", "--params", str(root / "params.yaml"),
+        [sys.executable, "-m", "pipeline", "-v", "train", "--params", str(root / "params.yaml"),
          "--data-dir", str(root / "prepared"), "--model", str(root / "model.ckpt"),
          "--log-dir", str(root / "log")],
         cwd=root, env=env, capture_output=True, text=True, timeout=300)
@@ -51,7 +51,7 @@ def test_two_process_cpu_ddp_with_dp_training(tmp_path: Path) -> None:
     env = {**os.environ, "CI": "1", "PYTHONUNBUFFERED": "1"}
     env.pop("LOCAL_RANK", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline", "train", "--params", str(root / "params.yaml"),
+        [sys.executable, "-m", "pipeline", "-v", "train", "--params", str(root / "params.yaml"),
          "--data-dir", str(root / "prepared"), "--model", str(root / "model.ckpt"),
          "--log-dir", str(root / "log")],
         cwd=root, env=env, capture_output=True, text=True, timeout=300)
