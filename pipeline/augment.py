@@ -98,5 +98,5 @@ def _like(synthetic: pd.DataFrame, real: pd.DataFrame) -> pd.DataFrame:
             try:
                 synthetic[column] = synthetic[column].astype(real[column].dtype)
             except (TypeError, ValueError):
-                pass
+                continue  # the generated dtype stays where the real one cannot hold the values
     return synthetic

@@ -6,6 +6,7 @@ Heavy imports (torch, Lightning, sdmetrics) happen inside commands so `synth --h
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -274,12 +275,9 @@ def _one_line(exc: BaseException) -> str:
 
 def _parse_seeds(text: str) -> tuple[int, int]:
     """`A:B` -> (A, B) for --interpolate."""
-    a, sep, b = text.partition(":")
-    try:
-        if sep:
-            return int(a), int(b)
-    except ValueError:
-        pass
+    match = re.fullmatch(r"\s*(-?\d+)\s*:\s*(-?\d+)\s*", text)
+    if match:
+        return int(match[1]), int(match[2])
     raise UserError(f"--interpolate must look like SEED_A:SEED_B (two integers), got '{text}'")
 
 

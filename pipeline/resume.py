@@ -132,3 +132,29 @@ class RoundCheckpoint(pl.callbacks.Checkpoint):
                          trainer.current_epoch + 1)
         self.writes += 1
         self.last_write = time.monotonic()
+
+
+def resume_point(model_path: Path | None, train: TrainParams, run_id: dict[str, Any],
+                 planned: int, callbacks: list[pl.Callback]) -> str | None:
+    """Add the round checkpoint callback (when there is a model path) and return the
+    checkpoint to resume from: `last.ckpt` when `train.resume` asks and it matches this run
+    (UserError otherwise), else None. Shared by every model family's train verb."""
+    if model_path is None:
+        return None
+    from pipeline.models.checkpoint import read_checkpoint
+    from pipeline.runtime import checkpoint_dir
+
+    last = checkpoint_dir(Path(model_path)) / "last.ckpt"
+    # One file, replaced atomically: a fresh run overwrites last.ckpt (no last-v1.ckpt
+    # next to a stale one that a later resume would pick up).
+    callbacks.append(RoundCheckpoint(last, train.checkpoint_every, train.checkpoint_minutes))
+    if not train.resume:
+        return None
+    if not last.is_file():
+        logger.info("train.resume: no %s yet, starting from scratch", last)
+        return None
+    state = read_checkpoint(last)
+    check_resumable(state, last, run_id)
+    check_budget(state, last, planned)
+    logger.info("resuming from %s (%d optimiser steps done)", last, state.get("global_step", 0))
+    return str(last)

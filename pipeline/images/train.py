@@ -1,7 +1,7 @@
 """`synth train` for images: the DCGAN family on the shared Trainer, checkpoint and DVCLive.
 
 Reuses `runtime.build_trainer` (accelerator/devices/DDP/precision, max_minutes),
-`resume.RoundCheckpoint` (resumable last.ckpt) and `stages.train.save_checkpoint` (atomic,
+`resume.resume_point` (resumable last.ckpt) and `stages.train.save_checkpoint` (atomic,
 rank 0). Hyperparameters come from `train:` with image meanings: `embedding_dim` is the
 latent size, `generator_dims`/`discriminator_dims` are conv channel widths (one stride-2
 layer each). `SnapshotCallback` keeps generated images at a few rounds for the report's
@@ -26,9 +26,9 @@ from pipeline.images.files import write_npz
 from pipeline.images.prepare import read_prepared
 from pipeline.log import logger
 from pipeline.models import MODELS
-from pipeline.models.checkpoint import read_checkpoint, synth_meta
-from pipeline.resume import RoundCheckpoint, check_budget, check_resumable, fingerprint
-from pipeline.runtime import EpochTimer, build_trainer, checkpoint_dir, training_rounds
+from pipeline.models.checkpoint import synth_meta
+from pipeline.resume import fingerprint, resume_point
+from pipeline.runtime import EpochTimer, build_trainer, training_rounds
 
 SNAPSHOTS = 5  # rounds at which generated images are kept (evenly spaced, last included)
 SNAPSHOT_IMAGES = 200
@@ -75,15 +75,7 @@ def train_images(images: np.ndarray, labels: np.ndarray, schema: dict, train: Tr
     model.set_training_data(codec.to_tensor(images), torch.as_tensor(labels))
     snapshots = SnapshotCallback(planned, codec.n_classes, seed)
     callbacks: list[pl.Callback] = [timer := EpochTimer(), snapshots]
-    ckpt_path = None
-    if model_path is not None:
-        last = checkpoint_dir(model_path) / "last.ckpt"
-        callbacks.append(RoundCheckpoint(last, train.checkpoint_every, train.checkpoint_minutes))
-        if train.resume and last.is_file():
-            state = read_checkpoint(last)
-            check_resumable(state, last, run_id)
-            check_budget(state, last, planned)
-            ckpt_path = str(last)
+    ckpt_path = resume_point(model_path, train, run_id, planned, callbacks)
     per_epoch = per_round or max(1, -(-len(images) // train.batch_size))
     trainer = build_trainer(train, _dvclive(log_dir, train, seed, ckpt_path is not None,
                                             per_epoch),

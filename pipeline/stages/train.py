@@ -24,9 +24,9 @@ from pipeline.config import Params, TrainParams
 from pipeline.errors import UserError
 from pipeline.log import logger
 from pipeline.models import MODELS
-from pipeline.models.checkpoint import read_checkpoint, synth_meta
-from pipeline.resume import RoundCheckpoint, check_budget, check_resumable, fingerprint
-from pipeline.runtime import EpochTimer, build_trainer, checkpoint_dir, training_rounds
+from pipeline.models.checkpoint import synth_meta
+from pipeline.resume import fingerprint, resume_point
+from pipeline.runtime import EpochTimer, build_trainer, training_rounds
 from pipeline.tabular.spans import discrete_to_list, spans_to_list
 
 PREPARED = ("train.parquet", "schema.json", "transformer.json")
@@ -68,22 +68,7 @@ def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: Trai
     model.set_training_data(matrix)
 
     callbacks: list[pl.Callback] = [timer := EpochTimer()]
-    ckpt_path = None
-    if model_path is not None:
-        ckdir = checkpoint_dir(model_path)
-        last = ckdir / "last.ckpt"
-        # One file, replaced atomically: a fresh run overwrites last.ckpt (no last-v1.ckpt
-        # next to a stale one that a later resume would pick up).
-        callbacks.append(RoundCheckpoint(last, train.checkpoint_every, train.checkpoint_minutes))
-        if train.resume and last.is_file():
-            state = read_checkpoint(last)
-            check_resumable(state, last, run_id)
-            check_budget(state, last, planned)
-            ckpt_path = str(last)
-            logger.info("resuming from %s (%d optimiser steps done)", last,
-                        state.get("global_step", 0))
-        elif train.resume:
-            logger.info("train.resume: no %s yet, starting from scratch", last)
+    ckpt_path = resume_point(model_path, train, run_id, planned, callbacks)
     per_epoch = per_round or max(1, -(-matrix.shape[0] // train.batch_size))
     live = _dvclive(log_dir, train, seed, ckpt_path is not None, per_epoch)
     trainer = build_trainer(train, live, callbacks, checkpointing=model_path is not None)
