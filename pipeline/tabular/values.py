@@ -84,10 +84,12 @@ def datetime_ns(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _decimals(x: np.ndarray) -> int | None:
-    """Fewest decimal places (<= 6) that represent every value of `x`, else None."""
+    """Fewest decimal places (<= 6) to which rounding gives back every value of `x` bit for
+    bit, else None. Bit for bit, not to a tolerance: `2000 + 1/12` is within 1e-9 (relative)
+    of its 6-decimal rounding, and a classifier splits on the 3e-7 difference when the column
+    has few distinct values (txhousing `date`, nycflights13 `wind_speed`)."""
     for d in range(_MAX_DECIMALS + 1):
-        scaled = x * 10.0**d
-        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-9 * np.maximum(1.0, np.abs(scaled))):
+        if np.array_equal(np.round(x, d), x):
             return d
     return None
 
