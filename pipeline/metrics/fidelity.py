@@ -43,10 +43,14 @@ def _pair_trends_class():
                 if meta.get("sdtype") not in ("numerical", "datetime"):
                     continue
                 values = pd.to_numeric(processed[name], errors="coerce").dropna()
-                if len(values):
+                if not len(values):
+                    continue
+                try:
                     edges = np.histogram_bin_edges(values.to_numpy(dtype=np.float64))
-                    edges[0], edges[-1] = -np.inf, np.inf
-                    self._edges[name] = edges
+                except ValueError:  # a range too narrow for 10 float bins (huge datetimes):
+                    continue  # sdmetrics' own binning fails too and records the pair as failed
+                edges[0], edges[-1] = -np.inf, np.inf
+                self._edges[name] = edges
 
         def _discretize_column(self, column_name, data, bin_edges=None):
             return super()._discretize_column(column_name, data,
