@@ -7,7 +7,9 @@ classifier spots every broken one. `discover` finds three kinds on the training 
 holding in 100 % of the rows where its columns are present (plus `datepart` rules, an integer
 column that is a calendar part of a datetime column, found by `dateparts.py`, and `nested`
 rules, a many-level category that belongs to one level of another, `nesting.py`; and `retime`
-rules, a timestamp's hour set from another column before its parts are recomputed):
+rules, a timestamp's hour set from another column before its parts are recomputed; `clock`
+rules, an hh:mm column = another + a column of minutes, `clocks.py`; `lookup2` rules, a column
+that a pair of discrete columns determines, `twokeys.py`):
 
 - derived: column B is a monotone function of column A (one B value per A value); decoding
   recomputes B from A by interpolating the real (A, B) pairs;
@@ -33,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.tabular import dateparts, nesting
+from pipeline.tabular import clocks, dateparts, nesting, twokeys
 
 _PROBE_ROWS = 2000
 _MAX_PAIRS = 5000  # a derived rule stores at most this many (A, B) knots
@@ -134,13 +136,22 @@ def discover(df: pd.DataFrame, schema: dict[str, Any]) -> list[dict]:
     rules: list[dict] = dateparts.discover(df, schema)
     # retime rules first: they move a timestamp before its parts are recomputed from it
     rules = dateparts.retimes(df, schema, rules) + rules
-    rules += _numeric_rules(df, schema, {r["column"] for r in rules} |
-                            {r["source"] for r in rules if r["kind"] == "retime"})
+    rules += clocks.discover(df, schema, {r["column"] for r in rules})
+    fixed = {r["column"] for r in rules} | {r["source"] for r in rules if r["kind"] == "retime"} \
+        | {r[k] for r in rules if r["kind"] == "clock" for k in ("start", "minutes")}
+    rules += _numeric_rules(df, schema, fixed)
+    # two-column lookups next (an order rule only filters rows, so its columns may take part),
     # nested rules last: they redraw a child after its parent has its final value
-    taken = {r["column"] for r in rules if "column" in r} | {
-        v for r in rules for k in ("source", "parts", "low", "high") if k in r
+    rules += twokeys.discover(df, schema, _columns([r for r in rules if r["kind"] != "order"]))
+    return rules + nesting.discover(df, schema, _columns(rules))
+
+
+def _columns(rules: list[dict]) -> set[str]:
+    """Every column that `rules` read or recompute."""
+    return {r["column"] for r in rules if "column" in r} | {
+        v for r in rules for k in ("source", "sources", "parts", "low", "high", "start",
+                                   "minutes") if k in r
         for v in (r[k] if isinstance(r[k], list) else [r[k]])}
-    return rules + nesting.discover(df, schema, taken)
 
 
 def _numeric_rules(df: pd.DataFrame, schema: dict[str, Any], parted: set[str]) -> list[dict]:
@@ -202,29 +213,33 @@ def _numbers(series: pd.Series) -> np.ndarray:
 
 
 def _recomputed(frame: pd.DataFrame, rule: dict) -> np.ndarray:
-    """The values a datepart, derived or linear rule gives its column, from the decoded
+    """The values a datepart, clock, derived or linear rule gives its column, from the decoded
     sources."""
     if rule["kind"] == "datepart":
         return dateparts.parts_of(frame[rule["source"]], rule["zone"], rule["part"])
     if rule["kind"] == "derived":
         return np.interp(_numbers(frame[rule["source"]]), rule["x"], rule["y"])
+    if rule["kind"] == "clock":
+        return clocks.recompute(frame, rule)
     (a, b), (x, y, z) = rule["parts"], rule["coef"]
     return x * _numbers(frame[a]) + y * _numbers(frame[b]) + z
 
 
 def apply(frame: pd.DataFrame, rules: list[dict], codecs: dict[str, Any],
           rng: np.random.Generator | None = None) -> pd.DataFrame:
-    """Recompute the columns of datepart, derived, linear and lookup rules in decoded rows, in place;
-    numeric results go through the column's codec (`codecs` = name -> NumericColumn) so its
-    rounding and dtype stay its own. Returns `frame`."""
+    """Recompute the columns of retime, datepart, clock, derived, linear, lookup and nested
+    rules in decoded rows, in place; numeric results go through the column's codec (`codecs` =
+    name -> NumericColumn) so its rounding and dtype stay its own. Returns `frame`."""
     for rule in rules:
         if rule["kind"] == "lookup":
             _apply_lookup(frame, rule)
         elif rule["kind"] == "retime":
             dateparts.retime(frame, rule)
+        elif rule["kind"] == "lookup2":
+            twokeys.apply(frame, rule)
         elif rule["kind"] == "nested":
             nesting.apply(frame, rule, rng if rng is not None else np.random.default_rng(0))
-        elif rule["kind"] in ("datepart", "derived", "linear"):
+        elif rule["kind"] in ("datepart", "clock", "derived", "linear"):
             values = _recomputed(frame, rule)
             column = codecs[rule["column"]]
             missing = np.isnan(values)
@@ -275,6 +290,11 @@ def describe(rule: dict) -> str:
         return f"{rule['column']} nested in {rule['parent']} ({len(rule['levels'])} levels)"
     if rule["kind"] == "datepart":
         return f"{rule['column']} = {rule['part']} of {rule['source']} ({rule['zone'] or 'UTC'})"
+    if rule["kind"] == "lookup2":
+        a, b = rule["sources"]
+        return f"{rule['column']} = table[{a}, {b}] ({len(rule['keys'])} keys)"
+    if rule["kind"] == "clock":
+        return f"{rule['column']} = {rule['start']} + {rule['minutes']} minutes (hh:mm clock)"
     if rule["kind"] == "retime":
         return (f"hour of {rule['column']} ({rule['zone'] or 'UTC'}) = table[{rule['source']}] "
                 f"({len(rule['keys'])} keys)")
