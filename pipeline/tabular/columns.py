@@ -40,7 +40,11 @@ class NumericColumn:
     codec: NumberCodec
     encoder: ModeNormalizer | QuantileScaler
     has_missing: bool
-    fill: float  # value encoded for missing rows (the median); decoded rows are set to NA
+    # Missing rows encode a value drawn from the column's own fitted marginal (with an rng;
+    # without one, `fill`, the median). With one fixed fill, 80 % of nyc_weather `wind_gust`
+    # rows (missing) sat on the median's scalar, the generator tied that mass to the missing
+    # flag only loosely, and 63 % of generated present gusts came out as the median (KS 0.69).
+    fill: float
 
     @classmethod
     def fit(cls, series: pd.Series, role: str, dtype: str, params: TransformParams,
@@ -92,6 +96,8 @@ class NumericColumn:
             raise UserError(f"column '{self.name}' has missing values but had none when the "
                             "transformer was fitted")
         x = np.where(missing, self.fill, x)
+        if rng is not None and missing.any():
+            x[missing] = self._draw(int(missing.sum()), rng)
         blocks = []
         if isinstance(self.encoder, ModeNormalizer):
             # Row blocks bound the [rows, modes] temporaries (~0.5 KB a row) on huge tables.
@@ -107,6 +113,15 @@ class NumericColumn:
         if self.has_missing:
             blocks.append(_missing_block(missing))
         return np.concatenate(blocks, axis=1)
+
+    def _draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """`n` values from the fitted marginal: the quantile encoder's inverse at normal
+        scalars, or the kept mixture's modes."""
+        if isinstance(self.encoder, QuantileScaler):
+            return self.encoder.decode(rng.standard_normal(n) / 4.0)
+        enc = self.encoder
+        mode = rng.choice(enc.n_modes, size=n, p=np.asarray(enc.weights) / np.sum(enc.weights))
+        return rng.normal(np.asarray(enc.means)[mode], np.asarray(enc.stds)[mode])
 
     def decode(self, block: np.ndarray, rng: np.random.Generator, start_row: int) -> pd.Series:
         scalar = block[:, 0].astype(np.float64)
