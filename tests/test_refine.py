@@ -76,3 +76,31 @@ def test_trained_model_samples_refined_rows_reproducibly(tmp_path) -> None:
     synth.save(path)
     again = pipeline.Synthesizer.load(path)
     pd.testing.assert_frame_equal(again.sample(1500, seed=5), a)
+
+
+def test_refined_rows_keep_the_real_rates_of_the_only_discrete_column() -> None:
+    """One discrete column (txhousing `city`): every generated row is conditioned on it, so
+    logit offsets cannot move its rates, and the refiner keeps some categories' rows more
+    often than others. The condition rates re-fitted through the refiner (`gen_bias`) bring
+    them back: TV 0.023 -> 0.005 on this table."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    g = rng.choice(list("abcd"), n, p=[0.4, 0.3, 0.2, 0.1])
+    centre = {"a": 0.0, "b": 3.0, "c": 6.0, "d": 9.0}
+    y = np.array([centre[k] for k in g]) + rng.normal(0, [0.05 if k in "ab" else 1.0
+                                                          for k in g])
+    df = pd.DataFrame({"g": g, "y": y, "x": rng.normal(size=n)})
+    tiny = dict(steps=300, batch_size=200, pac=10, embedding_dim=16, generator_dims=[32, 32],
+                discriminator_dims=[32, 32], accelerator="cpu", seed=1)
+    synth = pipeline.Synthesizer(**tiny).fit(df)
+    sampler = synth._model.sampler
+    assert bool(synth._model.refiner.on) and bool(sampler.gen_bias.any())
+    real = df["g"].value_counts(normalize=True).sort_index()
+
+    def tv(rows: pd.DataFrame) -> float:
+        got = rows["g"].value_counts(normalize=True).reindex(real.index).fillna(0.0)
+        return 0.5 * float((got - real).abs().sum())
+
+    fitted = tv(synth.sample(20000, seed=5))
+    sampler.gen_bias.zero_()
+    assert fitted < 0.01 and tv(synth.sample(20000, seed=5)) > 2 * fitted

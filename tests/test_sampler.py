@@ -77,6 +77,26 @@ def test_generation_draws_use_empirical_frequency() -> None:
         offset += col.width
 
 
+def test_generation_bias_reweights_condition_rates() -> None:
+    """gen_bias (fitted after refinement) multiplies each category's generation rate by
+    exp(bias); zero keeps the empirical rates; empty categories stay empty."""
+    matrix, discrete = _matrix()
+    sampler = ConditionalSampler(discrete).fit(matrix)
+    bias = torch.zeros_like(sampler.gen_bias)
+    bias[0, :3] = torch.log(torch.tensor([0.5, 1.0, 3.0]))
+    sampler.gen_bias.copy_(bias)
+    cond = sampler.sample_original(200_000, torch.Generator().manual_seed(3))
+    block = cond[:, :discrete[0].width]
+    chosen = block[block.sum(1) == 1]
+    got = chosen.sum(0).numpy() / len(chosen)
+    weights = _counts(matrix, discrete[0]) * np.array([0.5, 1.0, 3.0, 1.0])
+    np.testing.assert_allclose(got, weights / weights.sum(), atol=0.012)
+    assert got[3] == 0.0
+    second = cond[:, discrete[0].width:discrete[0].width + discrete[1].width]
+    picked = second[second.sum(1) == 1]
+    np.testing.assert_allclose(picked.sum(0).numpy() / len(picked), [0.5, 0.5], atol=0.012)
+
+
 def test_fixed_condition_and_persistent_state() -> None:
     matrix, discrete = _matrix()
     sampler = ConditionalSampler(discrete).fit(matrix)

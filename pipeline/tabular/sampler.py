@@ -55,6 +55,10 @@ class ConditionalSampler(nn.Module):
         self.register_buffer("counts", torch.zeros(n, w, dtype=torch.long))
         self.register_buffer("cdf_log", torch.ones(n, w))
         self.register_buffer("cdf_emp", torch.ones(n, w))
+        # Generation-only log-weight offsets on the empirical category rates, fitted after
+        # refinement (`CTGANModule._calibrate_refined`): the refiner keeps rows at rates that
+        # differ by category, and a row's conditioned category is not moved by logit offsets.
+        self.register_buffer("gen_bias", torch.zeros(n, w))
         self.register_buffer("rows", torch.zeros(0, dtype=torch.long), persistent=False)
         self.register_buffer("offsets", torch.zeros(n, w, dtype=torch.long), persistent=False)
         self.n_rows = 0
@@ -144,8 +148,21 @@ class ConditionalSampler(nn.Module):
         device = self.counts.device
         if self.n_discrete == 0:
             return torch.zeros(batch, 0, device=device)
-        column, category = self._draw(self.cdf_emp, batch, generator)
+        column, category = self._draw(self.generation_cdf(), batch, generator)
         return self.cond_vector(column, category)
+
+    def generation_cdf(self) -> Tensor:
+        """The empirical category cdf, reweighted by exp(`gen_bias`) once that is fitted."""
+        if not bool(self.gen_bias.any()):
+            return self.cdf_emp
+        cdf = self.cdf_emp.double()
+        weights = torch.diff(cdf, dim=1, prepend=torch.zeros_like(cdf[:, :1])).clamp_min(0)
+        return _cdf(weights * torch.exp(self.gen_bias.double()), self.widths)
+
+    def span_values(self, row: Tensor) -> Tensor:
+        """[n_disc, max_width] view of a matrix-width vector over the discrete spans (padding
+        0)."""
+        return row[self.span_gather].masked_fill(self.span_pad, 0.0)
 
     def fixed(self, batch: int, column: int, category: int) -> Tensor:
         """Every row conditioned on one (discrete column, category) pair."""
