@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.tabular import clocks, dateparts, nesting, twokeys
+from pipeline.tabular.values import key_positions
 
 _PROBE_ROWS = 2000
 _MAX_PAIRS = 5000  # a derived rule stores at most this many (A, B) knots
@@ -254,15 +255,8 @@ def apply(frame: pd.DataFrame, rules: list[dict], codecs: dict[str, Any],
 def _apply_lookup(frame: pd.DataFrame, rule: dict) -> None:
     """B = table[A]; a numeric A value the table lacks (between keys) takes the nearest key's
     entry."""
-    keys, src = rule["keys"], frame[rule["source"]]
-    numeric = pd.api.types.is_numeric_dtype(src) and not pd.api.types.is_bool_dtype(src)
-    pos = pd.Index(keys).get_indexer(src.to_numpy() if numeric else src.to_numpy(dtype=object))
-    if numeric and (pos < 0).any():
-        k, x = np.asarray(keys, dtype=np.float64), src.to_numpy(dtype=np.float64)
-        near = np.clip(np.searchsorted(k, x), 1, len(k) - 1)
-        near -= (x - k[near - 1]) < (k[near] - x)
-        pos = np.where(pos < 0, near, pos)
-    mapped = np.asarray(rule["values"], dtype=object)[np.maximum(pos, 0)]
+    pos = key_positions(rule["keys"], frame[rule["source"]])
+    mapped = np.asarray(rule["values"], dtype=object)[pos]
     target = frame[rule["column"]]
     if isinstance(target.dtype, pd.CategoricalDtype):
         frame[rule["column"]] = pd.Categorical(mapped, categories=target.cat.categories)

@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.tabular.values import key_positions
+
 _PROBE_ROWS = 2000
 _MAX_KEYS = 5000  # a retime rule's lookup table holds at most this many source values
 _ROWS_PER_KEY = 5  # ... each seen in >= this many rows on average (evidence, not a near-id)
@@ -130,16 +132,8 @@ def retimes(df: pd.DataFrame, schema: dict[str, Any], rules: list[dict]) -> list
 def retime(frame: pd.DataFrame, rule: dict) -> None:
     """Move each timestamp to the hour that `rule`'s source column gives (same local day), in
     place; a source value between keys takes the nearest key's hour."""
-    keys = rule["keys"]
-    src = frame[rule["source"]]
-    numeric = pd.api.types.is_numeric_dtype(src) and not pd.api.types.is_bool_dtype(src)
-    pos = pd.Index(keys).get_indexer(src.to_numpy() if numeric else src.to_numpy(dtype=object))
-    if numeric and (pos < 0).any():
-        k, x = np.asarray(keys, dtype=np.float64), src.to_numpy(dtype=np.float64)
-        near = np.clip(np.searchsorted(k, x), 1, len(k) - 1)
-        near -= (x - k[near - 1]) < (k[near] - x)
-        pos = np.where(pos < 0, near, pos)
-    target = np.asarray(rule["values"], dtype=np.float64)[np.maximum(pos, 0)]
+    pos = key_positions(rule["keys"], frame[rule["source"]])
+    target = np.asarray(rule["values"], dtype=np.float64)[pos]
     stamps = frame[rule["column"]]
     shift = target - parts_of(stamps, rule["zone"], "hour")
     frame[rule["column"]] = stamps + pd.to_timedelta(shift, unit="h")

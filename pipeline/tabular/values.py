@@ -68,6 +68,19 @@ def restore_dtype(values: np.ndarray, missing: np.ndarray | None, dtype: str, na
     return series.mask(pd.Series(missing, index=series.index))
 
 
+def key_positions(keys: list, src: pd.Series) -> np.ndarray:
+    """Index into `keys` (a lookup table's sorted keys) of every value of `src`; a numeric value
+    the table lacks (between keys) takes the nearest key, any other unknown value 0."""
+    numeric = pd.api.types.is_numeric_dtype(src) and not pd.api.types.is_bool_dtype(src)
+    pos = pd.Index(keys).get_indexer(src.to_numpy() if numeric else src.to_numpy(dtype=object))
+    if numeric and (pos < 0).any():
+        k, x = np.asarray(keys, dtype=np.float64), src.to_numpy(dtype=np.float64)
+        near = np.clip(np.searchsorted(k, x), 1, len(k) - 1)
+        near -= (x - k[near - 1]) < (k[near] - x)
+        pos = np.where(pos < 0, near, pos)
+    return np.maximum(pos, 0)
+
+
 def datetime_ns(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(int64 nanoseconds since the epoch in UTC, missing mask) for a datetime-like column."""
     s = series
