@@ -34,7 +34,8 @@ saturate, so a tool must beat it on trends, detection and utility), SDV Gaussian
 and ctgan (SDV's `CTGANSynthesizer`), in `.venv-bench`, with the column types of the prepared
 `metadata.json`. Their rows are cast to the real columns' dtypes before scoring.
 
-Metrics (docs/metrics.md): column shapes and pair trends over all pairs (sdmetrics, 1 is best),
+Metrics (docs/metrics.md): column shapes and pair trends over all pairs (sdmetrics, 1 is best;
+a numeric column of a mixed pair binned on the real column's edges for both tables),
 detection AUC (gradient boosting, cross-validated; 0.5 = indistinguishable), utility ratio
 (train-on-synthetic / train-on-real score on the real holdout), DCR share (share of synthetic
 rows closer to train than to holdout, size-adjusted; 0.5 ideal), exact copies of training rows
