@@ -131,7 +131,7 @@ def run_dataset(name: str, source: str, target: str | None, args: argparse.Names
     when = dt.datetime.now().isoformat(timespec="seconds")
     run_command = shlex.join(["python", "benchmarks/quality.py", *sys.argv[1:]])
     entries = {}
-    for tool in tools:
+    for tool in rescorable(work, tools) if args.rescore else tools:
         print(f"== {name}: {tool}", flush=True)
         entries[tool] = run_tool(tool, split, rows["train"])
         entries[tool].update(when=when, run_command=run_command, commit=git_commit())
@@ -143,6 +143,17 @@ def run_dataset(name: str, source: str, target: str | None, args: argparse.Names
             "machine": describe(sys.executable,
                                 args.bench_python if Path(args.bench_python).is_file() else None),
             "tools": entries}
+
+
+def rescorable(work: Path, tools: list[str]) -> list[str]:
+    """The tools with stored rows and fit record under `work` (what --rescore can evaluate
+    again); the others are skipped with a line, never fitted, and keep their stored entries."""
+    keep = [t for t in tools if (work / t / "synthetic.parquet").is_file()
+            and (work / t / "fit.json").is_file()]
+    for tool in tools:
+        if tool not in keep:
+            print(f"== {work.name}: {tool}: no stored rows to re-score; skipped", flush=True)
+    return keep
 
 
 def load_results(results_dir: Path) -> dict[str, dict]:

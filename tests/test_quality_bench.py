@@ -148,3 +148,17 @@ def test_datasets_default_to_every_builtin_with_its_target(tmp_path):
                                                           ("my", str(table), "b")]
     with pytest.raises(SystemExit, match="neither a built-in"):
         quality.parse_datasets("nope")
+
+
+def test_rescore_only_evaluates_tools_with_stored_rows(tmp_path, capsys):
+    """--rescore re-evaluates stored rows; a tool without them is skipped, never fitted (it
+    once started TVAE on flights' 235k rows)."""
+    work = tmp_path / "flights"
+    for tool, files in {"ours": ("synthetic.parquet", "fit.json"),
+                        "tvae": ("fit.json",), "ctgan": ()}.items():
+        (work / tool).mkdir(parents=True)
+        for f in files:
+            (work / tool / f).write_text("x")
+    assert quality.rescorable(work, ["ours", "tvae", "ctgan", "independent"]) == ["ours"]
+    out = capsys.readouterr().out
+    assert "tvae: no stored rows" in out and "independent: no stored rows" in out
