@@ -11,7 +11,8 @@ Found on the training table when: both keys are nominal (categorical or boolean,
 `_MAX_LEVELS` levels) and never missing; the pair has <= `_MAX_KEYS` combinations, seen
 in >= `_ROWS_PER_KEY` rows each on average; the column takes >= 3 values, is never missing,
 and agrees with its pair's value on >= `_MIN_SHARE` of rows, but with neither key's alone.
-Cost: one pass of integer codes per candidate (key pair, column), on a 2,000-row probe first.
+Cost: one bincount per key pair, one sort of integer codes per (key pair, column) candidate on
+a <= 20,000-row probe, then on all rows for the survivors.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ _MAX_LEVELS = 200
 _MAX_KEYS = 5000
 _ROWS_PER_KEY = 10
 _MIN_SHARE = 0.999
-_PROBE_ROWS = 2000
+_PROBE_ROWS = 20000  # rows of the first check (each key seen ~10 times at 2,000 keys)
 
 
 def _modal_share(key: np.ndarray, target: np.ndarray, n_target: int) -> float:
@@ -55,7 +56,7 @@ def discover(df: pd.DataFrame, schema: dict[str, Any], taken: set[str]) -> list[
         if a in looked_up or b in looked_up:
             continue
         key = codes[a][0].astype(np.int64) * levels[b] + codes[b][0]
-        n_keys = len(np.unique(key))
+        n_keys = int(np.count_nonzero(np.bincount(key, minlength=levels[a] * levels[b])))
         if n_keys > _MAX_KEYS or len(df) < _ROWS_PER_KEY * n_keys:
             continue
         for c in targets:
