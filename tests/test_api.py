@@ -105,3 +105,27 @@ def test_augment_modes(fitted) -> None:
         fitted.augment(real, mode="rebalance")
     with pytest.raises(UserError, match="augment.mode must be one of"):
         fitted.augment(real, mode="triple", target="colour")
+
+
+def test_checkpoint_from_before_the_condition_rate_buffer_still_loads(fitted, tmp_path) -> None:
+    """A checkpoint written before `sampler.gen_bias` existed loads with it zeroed (its old
+    behaviour): same rows as the model with the buffer zeroed; any other missing key is still
+    a one-line error."""
+    import torch
+
+    from pipeline.errors import UserError
+
+    fitted.save(tmp_path / "m.ckpt")
+    ckpt = torch.load(tmp_path / "m.ckpt", weights_only=True)
+    del ckpt["state_dict"]["sampler.gen_bias"]
+    torch.save(ckpt, tmp_path / "old.ckpt")
+    old = pipeline.Synthesizer.load(tmp_path / "old.ckpt")
+    assert not old._model.sampler.gen_bias.any()
+    zeroed = pipeline.Synthesizer.load(tmp_path / "m.ckpt")
+    zeroed._model.sampler.gen_bias.zero_()
+    pd.testing.assert_frame_equal(old.sample(80, seed=4), zeroed.sample(80, seed=4),
+                                  check_exact=True)
+    del ckpt["state_dict"]["cal_bias"]
+    torch.save(ckpt, tmp_path / "broken.ckpt")
+    with pytest.raises(UserError, match="does not match model"):
+        pipeline.Synthesizer.load(tmp_path / "broken.ckpt")

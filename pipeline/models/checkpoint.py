@@ -17,6 +17,10 @@ import torch
 from pipeline.errors import UserError
 
 SCHEMA_VERSION = 1
+# Buffers added after SCHEMA_VERSION 1 shipped, whose zero value is the old behaviour: a
+# checkpoint without one loads with it zeroed (sampler.gen_bias: condition rates re-fitted
+# through the refiner, 2026-12-01 evening).
+_ZERO_DEFAULT_BUFFERS = ("sampler.gen_bias",)
 
 
 def synth_meta(model_name: str, schema: dict, transformer: dict, train: dict,
@@ -60,7 +64,12 @@ def build_model(ckpt: dict[str, Any], path: str | Path = "checkpoint"):
     hparams["compile"] = False  # generation never needs the compiled generator
     try:
         model = MODELS[name](**hparams)
-        model.load_state_dict(ckpt["state_dict"])
+        state = dict(ckpt["state_dict"])
+        own = model.state_dict()
+        for key in _ZERO_DEFAULT_BUFFERS:
+            if key in own and key not in state:
+                state[key] = torch.zeros_like(own[key])
+        model.load_state_dict(state)
     except (TypeError, RuntimeError, KeyError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise UserError(f"{path} does not match model {name!r}: {first}") from None
