@@ -6,6 +6,7 @@ pytest would re-run the test session.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -19,16 +20,22 @@ from pipeline.stages.generate import load_checkpoint
 from test_train_generate import make_project
 
 
-@pytest.mark.slow
-def test_two_process_cpu_ddp_trains_and_writes_one_checkpoint(tmp_path: Path) -> None:
-    root = make_project(tmp_path, n=160, devices=2, strategy="ddp", epochs=2)
+def _train_two_ranks(root: Path) -> subprocess.CompletedProcess:
+    """`synth -v train` of the project at `root` as a fresh process (Lightning spawns the
+    second rank), Lightning's banner kept for the assertions."""
     env = {**os.environ, "CI": "1", "PYTHONUNBUFFERED": "1"}
     env.pop("LOCAL_RANK", None)
-    proc = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "pipeline", "-v", "train", "--params", str(root / "params.yaml"),
          "--data-dir", str(root / "prepared"), "--model", str(root / "model.ckpt"),
          "--log-dir", str(root / "log")],
         cwd=root, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_two_process_cpu_ddp_trains_and_writes_one_checkpoint(tmp_path: Path) -> None:
+    root = make_project(tmp_path, n=160, devices=2, strategy="ddp", epochs=2)
+    proc = _train_two_ranks(root)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "distributed_backend=gloo" in proc.stderr and "All distributed processes" in proc.stderr
     ckpt = read_checkpoint(root / "model.ckpt")
@@ -48,13 +55,7 @@ def test_two_process_cpu_ddp_with_dp_training(tmp_path: Path) -> None:
     root = make_project(tmp_path, n=160, devices=2, strategy="ddp", epochs=2, pac=1,
                         calibrate=False, refine_draws=None, cond_anyway=0.0,
                         privacy={"epsilon": 2.0})
-    env = {**os.environ, "CI": "1", "PYTHONUNBUFFERED": "1"}
-    env.pop("LOCAL_RANK", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "pipeline", "-v", "train", "--params", str(root / "params.yaml"),
-         "--data-dir", str(root / "prepared"), "--model", str(root / "model.ckpt"),
-         "--log-dir", str(root / "log")],
-        cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    proc = _train_two_ranks(root)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "distributed_backend=gloo" in proc.stderr
     ckpt = read_checkpoint(root / "model.ckpt")
@@ -62,7 +63,7 @@ def test_two_process_cpu_ddp_with_dp_training(tmp_path: Path) -> None:
     plan = ckpt["synth"]["privacy"]
     assert plan["world"] == 2 and plan["steps"] == 4
     assert plan["sample_rate"] == pytest.approx(80 / plan["rows"])
-    logged = __import__("json").loads((root / "log" / "metrics.json").read_text())
+    logged = json.loads((root / "log" / "metrics.json").read_text())
     assert 1.95 <= logged["privacy_epsilon"] <= 2.0 + 1e-6
     model, _, _, _ = load_checkpoint(root / "model.ckpt")
     rows = model.sample(50, generator=torch.Generator().manual_seed(0))

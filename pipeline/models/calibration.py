@@ -50,10 +50,12 @@ def remap(values: Tensor, source: Tensor, target: Tensor) -> Tensor:
 
 def onehot_offsets(real_rates: Tensor, sample_rates: Callable[[Tensor], Tensor],
                    onehot_cols: Tensor, width: int, rounds: int = 3,
-                   start: Tensor | None = None) -> Tensor:
+                   start: Tensor | None = None,
+                   on_step: Callable[[Tensor], None] | None = None) -> Tensor:
     """Logit offsets (length `width`, zero outside one-hot columns) that bring the sampled
     rate of every one-hot column to its real rate; `sample_rates(offsets)` draws a batch with
-    the offsets applied and returns the per-column mean of the matrix."""
+    the offsets applied and returns the per-column mean of the matrix. `on_step` receives each
+    round's log-ratio step (length `width`), for state that moves with the offsets."""
     offsets = (torch.zeros(width, device=real_rates.device) if start is None
                else start.clone())
     eps = 1e-4
@@ -61,4 +63,8 @@ def onehot_offsets(real_rates: Tensor, sample_rates: Callable[[Tensor], Tensor],
         rates = sample_rates(offsets)
         step = torch.log(real_rates[onehot_cols] + eps) - torch.log(rates[onehot_cols] + eps)
         offsets[onehot_cols] += step
+        if on_step is not None:
+            full = torch.zeros(width, device=offsets.device)
+            full[onehot_cols] = step
+            on_step(full)
     return offsets

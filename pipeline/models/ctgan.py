@@ -385,14 +385,19 @@ class CTGANModule(pl.LightningModule):
         self.ref_on.fill_(False)
         sampler = self.sampler
         sampler.gen_bias.zero_()
-        cols, eps = act.onehot_cols, 1e-4
-        target = torch.log(real.mean(0)[cols] + eps)
-        for _ in range(4 if len(cols) else 0):  # as `onehot_offsets`, both biases per round
-            step = torch.zeros(self.data_dim, device=self.cal_bias.device)
-            step[cols] = target - torch.log(self.sample(rows, generator=gen).mean(0)[cols] + eps)
-            self.cal_bias.add_(step)
+
+        def rates(offsets: Tensor) -> Tensor:
+            self.cal_bias.copy_(offsets)
+            return self.sample(rows, generator=gen).mean(0)
+
+        def move_conditions(step: Tensor) -> None:
             if sampler.n_discrete:
                 sampler.gen_bias.add_(sampler.span_values(step))
+
+        if len(act.onehot_cols):
+            self.cal_bias.copy_(onehot_offsets(real.mean(0), rates, act.onehot_cols,
+                                               self.data_dim, rounds=4, start=self.cal_bias,
+                                               on_step=move_conditions))
         if act.scalar_idx.numel():
             self.ref_gen.copy_(quantile_knots(self.sample(rows, generator=gen)[:, act.scalar_idx],
                                               self.ref_gen.shape[1]))

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.tabular import clocks, dateparts, nesting, twokeys
-from pipeline.tabular.values import key_positions
+from pipeline.tabular.values import json_value, key_positions
 
 _PROBE_ROWS = 2000
 _MAX_PAIRS = 5000  # a derived rule stores at most this many (A, B) knots
@@ -118,16 +118,13 @@ def _lookups(df: pd.DataFrame, schema: dict[str, Any], recomputed: set[str],
             if len(pairs) != n_values[a]:
                 continue
             first = pd.Series(codes[b][0]).groupby(key).first().to_numpy()
-            keys = [_plain(v) for v in codes[a][1]]
+            keys = [json_value(v) for v in codes[a][1]]
             out.append({"kind": "lookup", "column": b, "source": a, "keys": keys,
-                        "values": [_plain(codes[b][1][i]) for i in first]})
+                        "values": [json_value(codes[b][1][i]) for i in first]})
             recomputed.add(b)
             sources.add(a)
     return out
 
-
-def _plain(v: Any) -> Any:
-    return v.item() if isinstance(v, np.generic) else v
 
 
 def discover(df: pd.DataFrame, schema: dict[str, Any]) -> list[dict]:

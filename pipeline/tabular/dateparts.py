@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.tabular.values import key_positions
+from pipeline.tabular.values import json_value, key_positions
 
 _PROBE_ROWS = 2000
 _MAX_KEYS = 5000  # a retime rule's lookup table holds at most this many source values
@@ -123,7 +123,7 @@ def retimes(df: pd.DataFrame, schema: dict[str, Any], rules: list[dict]) -> list
             if (by_key.nunique() == 1).all():
                 table = by_key.first()
                 out.append({"kind": "retime", "column": rule["source"], "zone": rule["zone"],
-                            "source": source, "keys": [_plain(k) for k in table.index],
+                            "source": source, "keys": [json_value(k) for k in table.index],
                             "values": [int(v) for v in table.to_numpy()]})
                 break
     return out
@@ -138,9 +138,6 @@ def retime(frame: pd.DataFrame, rule: dict) -> None:
     shift = target - parts_of(stamps, rule["zone"], "hour")
     frame[rule["column"]] = stamps + pd.to_timedelta(shift, unit="h")
 
-
-def _plain(v: Any) -> Any:
-    return v.item() if isinstance(v, np.generic) else v
 
 
 def _best_zone(probe: pd.Series, candidates: dict[str, np.ndarray]

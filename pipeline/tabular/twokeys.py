@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.tabular.values import json_value
+
 _MAX_LEVELS = 200
 _MAX_KEYS = 5000
 _ROWS_PER_KEY = 10
@@ -75,17 +77,14 @@ def discover(df: pd.DataFrame, schema: dict[str, Any], taken: set[str]) -> list[
     return rules
 
 
-def _plain(v: Any) -> Any:
-    return v.item() if isinstance(v, np.generic) else v
-
 
 def _table(df: pd.DataFrame, a: str, b: str, c: str) -> dict:
     counts = df.groupby([a, b, c], observed=True).size().reset_index(name="n")
     best = counts.sort_values("n", ascending=False, kind="stable").drop_duplicates([a, b])
     best = best.sort_values([a, b], kind="stable")
     return {"kind": "lookup2", "column": c, "sources": [a, b],
-            "keys": [[_plain(x), _plain(y)] for x, y in zip(best[a], best[b])],
-            "values": [_plain(v) for v in best[c]]}
+            "keys": [[json_value(x), json_value(y)] for x, y in zip(best[a], best[b])],
+            "values": [json_value(v) for v in best[c]]}
 
 
 def apply(frame: pd.DataFrame, rule: dict) -> None:
