@@ -76,6 +76,9 @@ class TransformParams:
     # find exact rules between numeric columns (A <= B, C = A + B, B = f(A)) and keep them
     # in generated rows (pipeline/tabular/constraints.py)
     constraints: bool = True
+    # encode a numeric column that one or two others predict with R^2 >= this (least squares,
+    # raw or log) as its residual (pipeline/tabular/residuals.py); null: off
+    residual_r2: float | None = 0.98
 
     def check(self) -> None:
         _require(self.max_modes >= 1, "transform.max_modes", ">= 1")
@@ -84,6 +87,8 @@ class TransformParams:
                  "in [0, 1)")
         _require(self.max_categories >= 2, "transform.max_categories", ">= 2")
         _require(self.exact_values_max >= 1, "transform.exact_values_max", ">= 1")
+        _require(self.residual_r2 is None or 0.0 < self.residual_r2 <= 1.0,
+                 "transform.residual_r2", "in (0, 1] or null")
 
 
 @dataclass(frozen=True)

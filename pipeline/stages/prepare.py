@@ -22,6 +22,7 @@ from pipeline.data.validate import load_source, require_modelable, validate_tabl
 from pipeline.log import logger
 from pipeline.tabular.columns import id_scheme
 from pipeline.tabular.constraints import describe
+from pipeline.tabular import residuals
 from pipeline.tabular.transformer import TableTransformer
 
 STRATIFIABLE = ("categorical", "boolean")
@@ -60,6 +61,9 @@ def run(params: Params, out_dir: Path) -> None:
     if transformer["constraints"]:
         logger.info("exact rules kept in generated rows: %s",
                     "; ".join(describe(r) for r in transformer["constraints"]))
+    if transformer["residuals"]:
+        logger.info("columns encoded as residuals: %s",
+                    "; ".join(residuals.describe(f) for f in transformer["residuals"]))
 
     out_dir = Path(out_dir)
     io.write_parquet(train, out_dir / "train.parquet")

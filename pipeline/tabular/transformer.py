@@ -21,7 +21,7 @@ import torch
 
 from pipeline.config import TransformParams
 from pipeline.errors import UserError
-from pipeline.tabular import constraints
+from pipeline.tabular import constraints, residuals
 from pipeline.tabular.categorical import CategoricalEncoder
 from pipeline.tabular.columns import (CODECS, ConstantColumn, DiscreteCodec, IdColumn,
                                       NumericColumn)
@@ -45,9 +45,11 @@ class TableTransformer:
     """Fitted per-column codecs in schema order, with the span layout they produce."""
 
     def __init__(self, codecs: list[Codec], roles: list[str], seed: int,
-                 params: TransformParams, rules: list[dict] | None = None) -> None:
+                 params: TransformParams, rules: list[dict] | None = None,
+                 fits: list[dict] | None = None) -> None:
         self.codecs = codecs
         self.rules = list(rules or [])  # exact rules between columns (`constraints.py`)
+        self.fits = list(fits or [])  # columns encoded as a residual (`residuals.py`)
         self.roles = roles
         self.seed = int(seed)
         self.params = params
@@ -82,6 +84,11 @@ class TableTransformer:
         <= params.fit_rows sampled rows (`gmm.py`).
         """
         entries = _schema_columns(df, schema)
+        roles = [e["role"] for e in entries]
+        rules = constraints.discover(df, schema) if params.constraints else []
+        fits = residuals.discover(df, entries, rules, params.residual_r2,
+                                  params.exact_values_max) if params.residual_r2 else []
+        df, entries = residuals.forward(df, fits), residuals.entries(entries, fits)
         numeric = [i for i, e in enumerate(entries) if e["role"] in NUMERIC_ROLES]
         fitted = NumericColumn.fit_many(
             [(df[entries[i]["name"]], entries[i]["role"], entries[i]["dtype"],
@@ -100,8 +107,7 @@ class TableTransformer:
             elif e["role"] == "constant":
                 codecs[i] = ConstantColumn.fit(series, e["dtype"], e.get("value"),
                                                _has_missing(e))
-        rules = constraints.discover(df, schema) if params.constraints else []
-        return cls(codecs, [e["role"] for e in entries], seed, params, rules)
+        return cls(codecs, roles, seed, params, rules, fits)
 
     def transform(self, df: pd.DataFrame) -> np.ndarray:
         """Encode `df` (must hold every fitted column) as a float32 [n_rows, output_width]."""
@@ -109,6 +115,7 @@ class TableTransformer:
         if missing:
             raise UserError(f"table lacks column(s) the transformer was fitted on: "
                             f"{', '.join(missing)}")
+        df = residuals.forward(df, self.fits)
         out = np.empty((len(df), self.output_width), dtype=np.float32)
         for i, (codec, sl) in enumerate(zip(self.codecs, self._slices)):
             rng = np.random.default_rng(_column_seed(self.seed, i))
@@ -133,6 +140,7 @@ class TableTransformer:
         data = {codec.name: codec.decode(matrix[:, sl], rng, start_row)
                 for codec, sl in zip(self.codecs, self._slices)}
         frame = pd.DataFrame(data, columns=self.columns)
+        residuals.restore(frame, self.fits)
         if self.rules:
             constraints.apply(frame, self.rules, {c.name: c for c in self.codecs}, rng)
         return frame
@@ -169,7 +177,8 @@ class TableTransformer:
         return {"version": FORMAT_VERSION, "seed": self.seed, "params": asdict(self.params),
                 "roles": self.roles, "columns": [c.to_dict() for c in self.codecs],
                 "spans": spans_to_list(self.spans),
-                "discrete": discrete_to_list(self.discrete), "constraints": self.rules}
+                "discrete": discrete_to_list(self.discrete), "constraints": self.rules,
+                "residuals": self.fits}
 
     @classmethod
     def from_dict(cls, d: dict) -> "TableTransformer":
@@ -178,7 +187,7 @@ class TableTransformer:
                             f"reads version {FORMAT_VERSION} (re-run prepare)")
         codecs = [CODECS[c["type"]].from_dict(c) for c in d["columns"]]
         return cls(codecs, list(d["roles"]), d["seed"], TransformParams(**d["params"]),
-                   d.get("constraints"))
+                   d.get("constraints"), d.get("residuals"))
 
 
 def _has_missing(entry: dict) -> bool:

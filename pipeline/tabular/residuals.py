@@ -1,0 +1,436 @@
+"""Numeric columns that others nearly determine, encoded as their residual after a fit.
+
+Real tables hold columns that others almost determine without an exact rule: a diamond's
+`z` from its `depth` and `x` (R^2 0.997 in logs), a month's sales `volume` from `sales` and
+`median` price (0.997), the dew point from temperature and humidity (0.992), the weather
+along the timestamp it was measured at (`trends.py`). A GAN that draws such a column on its
+own scale spreads it over the whole range the others allow; a classifier on the pair spots
+the rows off the thin real band (two-feature detection AUC 0.7-0.8 on those pairs). Encoded
+as the residual `r = f(C) - (b . [trend(key | group), f(A), f(B)] + c)`, with f = log where
+the values are non-negative, the GAN only learns a small correction, and decoding puts it back:
+`C = f^-1(prediction + r)`, then C's own rounding, range, dtype and (with few distinct values)
+its real value set (`_cuts`).
+
+`discover` picks the fits on the training table, for every numeric column: the best one- or
+two-column least-squares fit (raw and log; correlation matrices on a <= 2,000-row probe) and
+the best trend along an ordering key within a group, alone or with one column (R^2 of the
+trend out of fold, on <= 20,000 rows). Fits with R^2 >= `min_r2` are accepted greedily from
+the best while they form no cycle (decoding restores predictors first) and while a residual
+that ignores its predictors still decodes to the column's real marginal (else the fit would
+blur point masses: diamonds `carat` from `y` and `z` lost its peaks at 0.3, 0.5, 1.0).
+Columns an exact rule recomputes (`constraints.py`) take no part. Predictors' missing values
+count as their median, the same when encoding and decoding. Fits are plain JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtr, ndtri
+
+from pipeline.tabular import trends
+from pipeline.tabular.values import NumberCodec
+
+_PROBE_ROWS = 2000
+_TREND_ROWS = 20000
+_MAX_COLUMNS = 60
+_MIN_DISTINCT = 10  # a target with fewer distinct values is a category in all but name
+_PAIR_GAIN = 0.8  # a second predictor must leave <= this share of the unexplained variance
+_TRIM = 0.005
+_MAX_KS = 0.1  # marginal check: a continuous target decoded from shuffled residuals
+
+
+@dataclass(frozen=True)
+class _Option:
+    r2: float
+    target: str
+    space: str
+    sources: tuple[str, ...]
+    key: str | None = None
+    group: str | None = None
+    run_rows: int = 0
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        return self.sources + ((self.key,) if self.key else ())
+
+
+def _numbers(series: pd.Series) -> np.ndarray:
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def discover(df: pd.DataFrame, entries: list[dict], rules: list[dict], min_r2: float,
+             exact_values_max: int) -> list[dict]:
+    """Residual fits for the numerical/integer columns of `entries` (schema entries with
+    dtypes) on `df`; columns that `rules` recompute are neither targets nor predictors. A
+    target with <= `exact_values_max` distinct values decodes to one of them (also fitted on
+    its normal scores: space "rank")."""
+    by_name = {e["name"]: e for e in entries}
+    recomputed = {r["column"] for r in rules if r["kind"] != "order" and "column" in r}
+    cols = [e["name"] for e in entries if e["role"] in ("numerical", "integer")
+            and e["name"] not in recomputed][:_MAX_COLUMNS]
+    if not cols or len(df) < 50:
+        return []
+    values = {c: _numbers(df[c]) for c in cols}
+    cols = [c for c in cols if np.isfinite(values[c][~np.isnan(values[c])]).all()
+            and (~np.isnan(values[c])).sum() >= 50]
+    ctx = {"values": values, "median": {c: float(np.nanmedian(values[c])) for c in cols},
+           # log space for non-negative columns; a column with zeros (diamonds `x` of a few
+           # rows) is shifted by half its smallest positive value first
+           "shift": {c: _shift(values[c]) for c in cols},
+           # normal scores for columns with few distinct values: a fit on them decodes through
+           # the column's own CDF, so each value keeps its real share (point masses, lattices)
+           "cdf": {c: _cdf(values[c]) for c in cols
+                   if len(np.unique(values[c][~np.isnan(values[c])])) <= exact_values_max}}
+    targets = [c for c in cols
+               if len(np.unique(values[c][~np.isnan(values[c])])) >= _MIN_DISTINCT]
+    keys, groups = trends.candidates(df, entries, recomputed)
+    options = _numeric_options(cols, targets, ctx) + _trend_options(df, cols, targets, keys,
+                                                                    groups, ctx)
+    chosen: dict[str, _Option] = {}  # target -> its option; predictors may be targets too
+    fitted: dict[str, dict] = {}
+    for option in sorted((o for o in options if o.r2 >= min_r2), key=lambda o: -o.r2):
+        if option.target in chosen or any(
+                option.target in _ancestors(p, chosen) | {p} for p in option.needs):
+            continue
+        fit = _fit(df, by_name[option.target], option, ctx, exact_values_max)
+        if _keeps_marginal(df, fit):
+            chosen[option.target], fitted[option.target] = option, fit
+    return [fitted[t] for t in _topological(chosen)]  # predictors restored before targets
+
+
+def _numeric_options(cols: list[str], targets: list[str], ctx: dict) -> list[_Option]:
+    """The best single and pair of predictors per target and space, from correlations."""
+    values, median, shift = ctx["values"], ctx["median"], ctx["shift"]
+    n = len(next(iter(values.values())))
+    cdf = ctx["cdf"]
+    probe = np.random.default_rng(0).choice(n, min(n, _PROBE_ROWS), replace=False)
+    out = []
+    for space in ("raw", "log", "rank"):
+        names = [c for c in cols if shift[c] is not None] if space == "log" else cols
+        if len(names) < 2:
+            continue
+        filled = np.column_stack([_winsorised(_forward_values(
+            np.where(np.isnan(values[c]), median[c], values[c]), _pred_space(space), shift[c]))
+            for c in names])
+        for t, target in enumerate(names):
+            rows = probe[~np.isnan(values[target][probe])]
+            if target not in targets or len(rows) < 50 or (space == "rank" and target not in cdf):
+                continue
+            z = filled[rows].copy()
+            if space == "rank":
+                z[:, t] = _scores(values[target][rows], cdf[target])
+            sd = z.std(axis=0)
+            if sd[t] == 0:
+                continue
+            z = (z - z.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+            preds = [i for i in range(len(names)) if i != t and sd[i] > 0]
+            for r2, ps in _correlation_fits(z, t, preds):
+                out.append(_Option(r2, target, space, tuple(names[p] for p in ps)))
+    return out
+
+
+def _correlation_fits(z: np.ndarray, t: int, preds: list[int]) -> list[tuple[float, tuple]]:
+    """(R^2, predictors) of the best single and best pair for target column t of the
+    standardised probe `z` (rows x columns, no NaN)."""
+    corr = z.T @ z / len(z)
+    r = corr[t]
+    singles = [(float(r[p] ** 2), (p,)) for p in preds]
+    best = [max(singles)] if singles else []
+    pairs = []
+    for a, b in combinations(preds, 2):
+        det = 1.0 - corr[a, b] ** 2
+        if det >= 1e-8:
+            pairs.append(((r[a] ** 2 + r[b] ** 2 - 2 * r[a] * r[b] * corr[a, b]) / det, (a, b)))
+    if pairs and best:
+        r2, ps = max(pairs)
+        if 1.0 - r2 <= _PAIR_GAIN * (1.0 - best[0][0]):
+            best.append((float(r2), ps))
+    return best
+
+
+def _trend_options(df: pd.DataFrame, cols: list[str], targets: list[str], keys: list[str],
+                   groups: list[str | None], ctx: dict) -> list[_Option]:
+    """Per target and space: the best trend (key, group, run length; out-of-fold R^2), and
+    that trend with the one column that adds most."""
+    if not keys:
+        return []
+    values, median, shift, cdf = ctx["values"], ctx["median"], ctx["shift"], ctx["cdf"]
+    rows = np.random.default_rng(1).choice(len(df), min(len(df), _TREND_ROWS), replace=False)
+    key_x = {k: trends.key_values(df[k].iloc[rows]) for k in keys}
+    codes = {g: trends.group_codes(df[g].iloc[rows]) if g else
+             (np.zeros(len(rows), np.int64), [None]) for g in groups}
+    out = []
+    for space in ("raw", "log", "rank"):
+        for target in targets:
+            if (space == "log" and shift[target] is None) or (space == "rank"
+                                                                and target not in cdf):
+                continue
+            y = _to_target(values[target][rows], space, shift[target], cdf.get(target))
+            ok = ~np.isnan(y)
+            if ok.sum() < 100 or np.var(y[ok]) == 0:
+                continue
+            best = None
+            for k in keys:
+                if k == target:
+                    continue
+                for g in groups:
+                    code, labels = codes[g]
+                    m, pred, r2 = trends.cross_fitted(key_x[k], code, y, len(labels))
+                    if best is None or r2 > best[0]:
+                        best = (r2, k, g, m, pred)
+            if best is None:
+                continue
+            r2, k, g, m, pred = best
+            out.append(_Option(float(r2), target, space, (), k, g, m))
+            plus = _best_addition(y[ok], pred[ok], target, k, cols, _pred_space(space),
+                                  {c: values[c][rows][ok] for c in cols}, median, shift)
+            if plus is not None and 1.0 - plus[0] <= _PAIR_GAIN * (1.0 - r2):
+                out.append(_Option(plus[0], target, space, (plus[1],), k, g, m))
+    return out
+
+
+def _best_addition(y: np.ndarray, trend: np.ndarray, target: str, key: str, cols: list[str],
+                   space: str, values: dict, median: dict, shift: dict) -> tuple | None:
+    best = None
+    for c in cols:
+        if c in (target, key) or (space == "log" and shift[c] is None):
+            continue
+        x = _forward_values(np.where(np.isnan(values[c]), median[c], values[c]), space,
+                            shift[c])
+        design = np.column_stack([trend, x, np.ones(len(y))])
+        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+        r2 = 1.0 - np.mean((y - design @ coef) ** 2) / np.var(y)
+        if best is None or r2 > best[0]:
+            best = (float(r2), c)
+    return best
+
+
+def _ancestors(column: str, chosen: dict[str, _Option]) -> set[str]:
+    out: set[str] = set()
+    todo = [column]
+    while todo:
+        for p in chosen[c].needs if (c := todo.pop()) in chosen else ():
+            if p not in out:
+                out.add(p)
+                todo.append(p)
+    return out
+
+
+def _topological(chosen: dict[str, _Option]) -> list[str]:
+    order: list[str] = []
+    while len(order) < len(chosen):
+        for target, option in chosen.items():
+            if target not in order and all(p not in chosen or p in order for p in option.needs):
+                order.append(target)
+    return order
+
+
+def _winsorised(x: np.ndarray) -> np.ndarray:
+    """`x` clipped to its 0.5 % and 99.5 % quantiles: a handful of outliers (diamonds `y` =
+    58.9 mm among values of 4-10) must not decide which columns predict which, or the fit."""
+    lo, hi = np.quantile(x, [_TRIM, 1.0 - _TRIM])
+    return np.clip(x, lo, hi)
+
+
+def _shift(x: np.ndarray) -> float | None:
+    """What to add before taking logs: 0 for a positive column, half the smallest positive
+    value for a non-negative one with zeros, None when logs do not apply."""
+    x = x[~np.isnan(x)]
+    if not len(x) or x.min() < 0 or x.max() <= 0:
+        return None
+    return 0.0 if x.min() > 0 else float(x[x > 0].min()) / 2.0
+
+
+def _forward_values(x: np.ndarray, space: str, shift: float | None) -> np.ndarray:
+    return np.log(np.maximum(x + shift, 1e-300)) if space == "log" else x
+
+
+def _pred_space(space: str) -> str:
+    """Predictors of a normal-score target enter on their own scale."""
+    return "raw" if space == "rank" else space
+
+
+def _cdf(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct values, cumulative share up to and including each)."""
+    vals, counts = np.unique(x[~np.isnan(x)], return_counts=True)
+    return vals, np.cumsum(counts) / counts.sum()
+
+
+def _scores(y: np.ndarray, cdf: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Normal score of each value at the middle of its CDF step (a value between the real
+    ones interpolates)."""
+    vals, cum = np.asarray(cdf[0]), np.asarray(cdf[1])
+    mid = cum - np.diff(np.concatenate([[0.0], cum])) / 2.0
+    return ndtri(np.clip(np.interp(y, vals, mid), 1e-9, 1 - 1e-9))
+
+
+def _to_target(y: np.ndarray, space: str, shift: float | None, cdf: tuple | None) -> np.ndarray:
+    return _scores(y, cdf) if space == "rank" else _forward_values(y, space, shift)
+
+
+def _fit(df: pd.DataFrame, entry: dict, option: _Option, ctx: dict,
+         exact_values_max: int) -> dict:
+    """Least squares on every row where the target is present (predictors filled); a trend
+    enters the fit through its out-of-fold values, so its weight is what generalises."""
+    target, space = entry["name"], option.space
+    values, median, shift = ctx["values"], ctx["median"], ctx["shift"]
+    y = values[target]
+    ok = ~np.isnan(y)
+    sources = list(option.sources)
+    fit = {"column": target, "space": space, "sources": sources,
+           "fill": [median[p] for p in sources],
+           "shifts": [shift[p] or 0.0 for p in sources] + [shift[target] or 0.0],
+           "trend": None, "r2": round(option.r2, 6)}
+    if space == "rank":
+        vals, cum = ctx["cdf"][target]
+        fit["cdf"] = [vals.tolist(), cum.tolist()]
+    ty = _to_target(y, space, fit["shifts"][-1], fit.get("cdf"))
+    design = _design(df, fit)
+    if option.key:
+        key = trends.key_values(df[option.key])
+        code, labels = trends.group_codes(df[option.group]) if option.group else \
+            (np.zeros(len(df), np.int64), [None])
+        fit["trend"] = {"key": option.key, "group": option.group, "labels": labels,
+                        **trends.fit(key[ok], code[ok], ty[ok], len(labels), option.run_rows)}
+        oof = np.empty(len(df))
+        fold = np.random.default_rng(2).random(len(df)) < 0.5
+        for f in (True, False):
+            part = trends.fit(key[ok & (fold == f)], code[ok & (fold == f)],
+                              ty[ok & (fold == f)], len(labels), option.run_rows)
+            oof[fold != f] = trends.predict(part, key[fold != f], code[fold != f])
+        design = np.column_stack([oof, design])
+    design = design[ok]
+    design[:, :-1] = np.apply_along_axis(_winsorised, 0, design[:, :-1])
+    coef, *_ = np.linalg.lstsq(design, _winsorised(ty[ok]), rcond=None)
+    distinct = np.unique(y[ok])
+    fit.update(coef=[float(v) for v in coef],
+               codec=NumberCodec.fit(df[target], entry["role"], entry["dtype"]).to_dict(),
+               has_missing=bool(float(entry.get("missing_rate") or 0.0) > 0 or not ok.all()),
+               values=None, cuts=None)
+    if len(distinct) <= exact_values_max and space != "rank":
+        fit.update(values=distinct.tolist(), cuts=_cuts(distinct, y[ok]).tolist())
+    return fit
+
+
+def _cuts(distinct: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Where decoding moves from one real value to the next: the points at which a smoothed
+    real CDF (Gaussian kernel, two median spacings wide) reaches each value's cumulative share,
+    kept strictly between the two values so that every real value decodes to itself.
+    Midpoints (nearest value) would give each value a share proportional to its gap: values
+    with more rows than their neighbours (diamonds `carat` 1.00 next to 0.99, Fahrenheit
+    readings converted from whole Celsius degrees) would lose their peaks."""
+    if len(distinct) < 2:
+        return np.zeros(0)
+    gaps = np.diff(distinct)
+    mass = np.bincount(np.searchsorted(distinct, y), minlength=len(distinct)) / len(y)
+    h = 2.0 * float(np.median(gaps))
+    points = np.sort(np.concatenate([distinct, distinct[:-1] + gaps / 2.0]))
+    smooth = np.zeros(len(points))
+    for i in range(0, len(distinct), 256):  # [points, 256] blocks bound the memory
+        smooth += (ndtr((points[:, None] - distinct[None, i:i + 256]) / h)
+                   * mass[None, i:i + 256]).sum(axis=1)
+    at = np.interp(np.cumsum(mass)[:-1], smooth, points)
+    return np.clip(at, distinct[:-1] + 0.01 * gaps, distinct[1:] - 0.01 * gaps)
+
+
+def _design(frame: pd.DataFrame, fit: dict) -> np.ndarray:
+    """[f(source) ..., 1] per row (without the trend)."""
+    space = _pred_space(fit["space"])
+    cols = [_forward_values(np.where(np.isnan(x := _numbers(frame[p])), v, x), space, s)
+            for p, v, s in zip(fit["sources"], fit["fill"], fit["shifts"])]
+    return np.column_stack(cols + [np.ones(len(frame))])
+
+
+def _prediction(frame: pd.DataFrame, fit: dict) -> np.ndarray:
+    design = _design(frame, fit)
+    trend = fit["trend"]
+    if trend:
+        code = trends.group_codes(frame[trend["group"]], trend["labels"])[0] \
+            if trend["group"] else np.zeros(len(frame), np.int64)
+        design = np.column_stack([trends.predict(trend, trends.key_values(frame[trend["key"]]),
+                                                 code), design])
+    return design @ np.asarray(fit["coef"])
+
+
+def _keeps_marginal(df: pd.DataFrame, fit: dict) -> bool:
+    """Does a residual drawn apart from its predictors still decode to the real marginal?
+    TV over the real values for a column with few of them, within 2x the split-half noise
+    plus 0.03 (a pessimistic check: the generator does see the predictors); else
+    Kolmogorov-Smirnov <= _MAX_KS."""
+    present = df[df[fit["column"]].notna()]
+    rng = np.random.default_rng(3)
+    sample = present.iloc[rng.choice(len(present), min(len(present), _TREND_ROWS),
+                                     replace=False)].reset_index(drop=True)
+    real = _numbers(sample[fit["column"]])
+    shuffled = forward(sample, [fit])
+    shuffled[fit["column"]] = rng.permutation(shuffled[fit["column"]].to_numpy())
+    back = _numbers(restore(shuffled, [fit])[fit["column"]])
+    if fit["values"] is not None or fit.get("cdf"):
+        half = rng.permutation(real)
+        noise = _tv(half[: len(half) // 2], half[len(half) // 2:])
+        return _tv(back, real) <= 2.0 * noise + 0.03
+    grid = np.sort(real)
+    ks = np.max(np.abs(np.searchsorted(np.sort(back), grid, "right") / len(back)
+                       - np.arange(1, len(grid) + 1) / len(grid)))
+    return bool(ks <= _MAX_KS)
+
+
+def _tv(a: np.ndarray, b: np.ndarray) -> float:
+    va = pd.Series(a).value_counts(normalize=True)
+    vb = pd.Series(b).value_counts(normalize=True)
+    return float(0.5 * va.sub(vb, fill_value=0.0).abs().sum())
+
+
+def forward(df: pd.DataFrame, fits: list[dict]) -> pd.DataFrame:
+    """`df` with every target column replaced by its residual (float64; missing stays NaN)."""
+    if not fits:
+        return df
+    out = df.copy()
+    for fit in fits:
+        ty = _to_target(_numbers(df[fit["column"]]), fit["space"], fit["shifts"][-1],
+                        fit.get("cdf"))
+        out[fit["column"]] = pd.Series(ty - _prediction(df, fit), index=df.index,
+                                       name=fit["column"])
+    return out
+
+
+def restore(frame: pd.DataFrame, fits: list[dict]) -> pd.DataFrame:
+    """Decoded residuals back to their columns, in place: prediction + residual, then the
+    column's own rounding, range and dtype. Returns `frame`."""
+    for fit in fits:
+        r = _numbers(frame[fit["column"]])
+        missing = np.isnan(r)
+        v = _prediction(frame, fit) + np.where(missing, 0.0, r)
+        if fit["space"] == "log":
+            v = np.exp(np.minimum(v, 700.0)) - fit["shifts"][-1]
+        if fit["space"] == "rank":  # the value whose CDF step holds Phi(score)
+            vals, cum = (np.asarray(a) for a in fit["cdf"])
+            v = vals[np.minimum(np.searchsorted(cum, ndtr(v)), len(vals) - 1)]
+        elif fit["values"] is not None:
+            v = np.asarray(fit["values"])[np.searchsorted(np.asarray(fit["cuts"]), v)]
+        codec = NumberCodec.from_dict(fit["codec"])
+        frame[fit["column"]] = codec.from_float(
+            v, missing if fit["has_missing"] else None).values
+    return frame
+
+
+def entries(schema_entries: list[dict], fits: list[dict]) -> list[dict]:
+    """Schema entries with each target re-typed as the float residual it is encoded as."""
+    targets = {f["column"] for f in fits}
+    return [{**e, "role": "numerical", "dtype": "float64"} if e["name"] in targets else e
+            for e in schema_entries]
+
+
+def describe(fit: dict) -> str:
+    f = "log " if fit["space"] == "log" else ""
+    parts = [f + s for s in fit["sources"]]
+    if fit.get("trend"):
+        t = fit["trend"]
+        parts.insert(0, f"trend({t['key']}" + (f" | {t['group']}" if t["group"] else "")
+                     + f", {t['run_rows']}-row runs)")
+    return (f"{fit['column']} ~ {' + '.join(parts)} ({fit['space']}, R^2 {fit['r2']:.4f}; "
+            f"encoded as the residual)")

@@ -1,0 +1,173 @@
+"""Residual encoding (`tabular/residuals.py`): near-functional columns found, encoded as their
+residual, decoded back exactly, and kept on the real band in generated rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pipeline
+from pipeline.config import TransformParams
+from pipeline.data.schema import build_schema, infer_roles
+from pipeline.errors import UserError
+from pipeline.tabular import residuals
+from pipeline.tabular.transformer import TableTransformer
+
+TINY = {"steps": 100, "batch_size": 100, "pac": 4, "embedding_dim": 16,
+        "generator_dims": [32, 32], "discriminator_dims": [32, 32], "accelerator": "cpu"}
+
+
+def _gems(n: int, seed: int = 0) -> pd.DataFrame:
+    """width ~ length (tight), weight ~ length^2 * depth in logs (tight, width has a few zeros),
+    a missing-value tail in `depth`, a free column and a column fixed by an exact sum."""
+    rng = np.random.default_rng(seed)
+    length = rng.lognormal(1.5, 0.3, n).round(2)
+    width = (length * rng.normal(1.0, 0.01, n)).round(2)
+    width[:5] = 0.0
+    depth = rng.uniform(0.55, 0.7, n).round(3)
+    weight = (0.02 * length ** 2 * depth * np.exp(rng.normal(0, 0.02, n))).round(3)
+    depth_m = depth.copy()
+    depth_m[rng.random(n) < 0.05] = np.nan
+    a, b = rng.integers(0, 50, n), rng.integers(0, 50, n)
+    return pd.DataFrame({"length": length, "width": width, "depth": depth_m, "weight": weight,
+                         "free": rng.normal(size=n), "a": a, "b": b, "total": a + b})
+
+
+def _fit(df: pd.DataFrame, **params) -> TableTransformer:
+    schema = build_schema(df, infer_roles(df, {}), "t", None, [])
+    return TableTransformer.fit(df, schema, TransformParams(**params), seed=0)
+
+
+def test_near_functional_columns_are_found_and_no_others() -> None:
+    t = _fit(_gems(3000))
+    found = {f["column"]: (f["space"], set(f["sources"])) for f in t.fits}
+    # width and length predict each other: exactly one of them is the target
+    assert ("width" in found) != ("length" in found)
+    assert found["weight"][0] == "log" and found["weight"][1] & {"length", "width"}
+    assert "free" not in found and not any("free" in s for _, s in found.values())
+    # `total` is recomputed by the exact rule total = a + b: it takes no part
+    assert not {"total"} & (set(found) | {s for _, ss in found.values() for s in ss})
+    # no cycles: every predictor is restored before the targets it predicts
+    done: set[str] = set()
+    for f in t.fits:
+        assert all(s not in found or s in done for s in f["sources"])
+        done.add(f["column"])
+    rng = np.random.default_rng(1)
+    unrelated = pd.DataFrame({c: rng.normal(size=1000) for c in "abcd"})
+    assert _fit(unrelated).fits == []
+    assert _fit(_gems(3000), residual_r2=None).fits == []
+
+
+def test_round_trip_gives_back_the_real_values_with_missing_and_zeros() -> None:
+    df = _gems(3000)
+    t = _fit(df)
+    assert t.fits
+    back = t.inverse_transform(t.transform(df))
+    for f in t.fits:
+        col = f["column"]
+        pd.testing.assert_series_equal(back[col], df[col], check_names=False)
+    # the JSON state decodes the same matrix to the same rows
+    again = TableTransformer.from_dict(t.to_dict())
+    pd.testing.assert_frame_equal(again.inverse_transform(t.transform(df)), back)
+
+
+def test_decoded_rows_stay_on_the_band_whatever_the_residual_span_holds() -> None:
+    """Shuffling the target's span across rows (a generator that learnt nothing of the joint)
+    still decodes to a width within the real residual spread of the length."""
+    df = _gems(3000)
+    t = _fit(df)
+    target = next(f for f in t.fits if f["column"] in ("width", "length"))
+    other = "length" if target["column"] == "width" else "width"
+    matrix = t.transform(df)
+    span = next(s for s in t.spans if s.column == target["column"])
+    shuffled = matrix.copy()
+    shuffled[:, span.start:span.start + span.width] = np.random.default_rng(2).permutation(
+        matrix[:, span.start:span.start + span.width])
+    out = t.inverse_transform(shuffled)
+    ok = (df["width"] > 0).to_numpy() & (out["width"] > 0).to_numpy()
+    ratio = np.abs(np.log(out["width"].to_numpy()[ok] / out["length"].to_numpy()[ok]))
+    assert np.quantile(ratio, 0.99) < 0.06  # real: |N(0, 0.01)|, 99th percentile 0.026
+    # the same shuffle without the residual encoding loses the relation
+    plain = _fit(df, residual_r2=None)
+    m = plain.transform(df)
+    span = next(s for s in plain.spans if s.column == target["column"])
+    m[:, span.start:span.start + span.width] = np.random.default_rng(2).permutation(
+        m[:, span.start:span.start + span.width])
+    lost = plain.inverse_transform(m)
+    ok = (lost["width"] > 0).to_numpy()
+    ratio = np.abs(np.log(lost["width"].to_numpy()[ok] / lost["length"].to_numpy()[ok]))
+    assert np.median(ratio) > 0.1
+    assert other in out.columns
+
+
+def test_generated_rows_keep_a_tight_relation_only_with_residuals() -> None:
+    real = _gems(1500)
+    def band(out: pd.DataFrame) -> float:
+        w, l = out["width"].to_numpy(float), out["length"].to_numpy(float)
+        ok = (w > 0) & (l > 0)
+        return float(np.mean(np.abs(np.log(w[ok] / l[ok])) <= 0.05))
+    assert band(real) > 0.99
+    with_res = pipeline.Synthesizer(**TINY, seed=2).fit(real).sample(2000, seed=3)
+    without = pipeline.Synthesizer(**TINY, seed=2, transform={"residual_r2": None}).fit(
+        real).sample(2000, seed=3)
+    assert band(with_res) >= 0.95
+    assert band(without) < 0.6
+
+
+def test_bad_threshold_is_a_clear_error() -> None:
+    with pytest.raises(UserError, match="transform.residual_r2"):
+        TransformParams(residual_r2=1.5).check()
+    assert residuals.describe({"column": "y", "sources": ["x"], "space": "log",
+                               "r2": 0.99}) == ("y ~ log x (log, R^2 0.9900; encoded as the "
+                                                "residual)")
+
+
+def _panel(n_time: int = 300, seed: int = 0) -> pd.DataFrame:
+    """Six cities, one row per city and day; each city's value follows its own level plus a
+    shared seasonal curve, with small noise."""
+    rng = np.random.default_rng(seed)
+    city = np.repeat(np.array(list("abcdef")), n_time)
+    day = np.tile(np.arange(n_time), 6)
+    level = np.repeat(rng.uniform(10, 100, 6), n_time)
+    value = level + 8 * np.sin(day / 20) + rng.normal(0, 0.3, len(day))
+    return pd.DataFrame({"city": city, "day": day, "value": value.round(3),
+                         "other": rng.normal(size=len(day))})
+
+
+def _shuffled_span(t: TableTransformer, df: pd.DataFrame, column: str) -> pd.DataFrame:
+    matrix = t.transform(df)
+    span = next(s for s in t.spans if s.column == column)
+    block = slice(span.start, span.start + span.width)
+    matrix[:, block] = np.random.default_rng(5).permutation(matrix[:, block])
+    return t.inverse_transform(matrix)
+
+
+def test_a_panel_series_is_encoded_along_its_key_within_each_group() -> None:
+    df = _panel()
+    t = _fit(df)
+    fit = next(f for f in t.fits if f["column"] == "value")
+    assert fit["trend"]["key"] == "day" and fit["trend"]["group"] == "city"
+    truth = df.groupby("city")["value"].transform("mean") + 8 * np.sin(df["day"] / 20) \
+        - (8 * np.sin(df["day"] / 20)).mean()
+    out = _shuffled_span(t, df, "value")
+    assert np.mean(np.abs(out["value"] - truth) < 1.5) > 0.95
+    lost = _shuffled_span(_fit(df, residual_r2=None), df, "value")
+    assert np.mean(np.abs(lost["value"] - truth) < 1.5) < 0.3
+    pd.testing.assert_series_equal(t.inverse_transform(t.transform(df))["value"], df["value"])
+
+
+def test_trend_knots_are_means_of_runs_of_at_least_m_rows() -> None:
+    from pipeline.tabular import trends
+
+    rng = np.random.default_rng(0)
+    key, y = rng.permutation(23).astype(float), rng.normal(size=23)
+    state = trends.fit(key, np.zeros(23, np.int64), y, 1, 5)
+    order = np.argsort(key)
+    runs = [order[:5], order[5:10], order[10:15], order[15:]]  # the short tail joins the last
+    assert np.allclose(state["x"][0], [key[r].mean() for r in runs])
+    assert np.allclose(state["y"][0], [y[r].mean() for r in runs])
+    # between knots the trend is linear; unknown groups take the overall mean
+    mid = trends.predict(state, np.array([np.mean(state["x"][0][:2])]), np.zeros(1, np.int64))
+    assert np.isclose(mid[0], np.mean(state["y"][0][:2]))
+    assert trends.predict(state, np.array([3.0]), np.array([-1]))[0] == pytest.approx(y.mean())
