@@ -147,7 +147,7 @@ def test_a_panel_series_is_encoded_along_its_key_within_each_group() -> None:
     df = _panel()
     t = _fit(df)
     fit = next(f for f in t.fits if f["column"] == "value")
-    assert fit["trend"]["key"] == "day" and fit["trend"]["group"] == "city"
+    assert fit["trend"]["key"]["columns"] == ["day"] and fit["trend"]["group"] == "city"
     truth = df.groupby("city")["value"].transform("mean") + 8 * np.sin(df["day"] / 20) \
         - (8 * np.sin(df["day"] / 20)).mean()
     out = _shuffled_span(t, df, "value")
@@ -171,3 +171,25 @@ def test_trend_knots_are_means_of_runs_of_at_least_m_rows() -> None:
     mid = trends.predict(state, np.array([np.mean(state["x"][0][:2])]), np.zeros(1, np.int64))
     assert np.isclose(mid[0], np.mean(state["y"][0][:2]))
     assert trends.predict(state, np.array([3.0]), np.array([-1]))[0] == pytest.approx(y.mean())
+
+
+def test_a_day_number_refined_by_the_hour_is_a_key() -> None:
+    """Hourly weather: the series runs along day + hour / 24, which no single column holds,
+    with a daily cycle in the hour."""
+    rng = np.random.default_rng(0)
+    day, hr = np.repeat(np.arange(120), 24), np.tile(np.arange(24), 120)
+    t = day + hr / 24
+    temp = 15 + 10 * np.sin(t / 15) + 5 * np.sin(2 * np.pi * hr / 24) + rng.normal(0, 0.3,
+                                                                                   len(t))
+    df = pd.DataFrame({"day": day, "hr": hr, "temp": temp.round(2),
+                       "wind": rng.gamma(2, 2, len(t)).round(1)}).sample(frac=0.7,
+                                                                        random_state=0)
+    fit = next(f for f in _fit(df, residual_r2=0.9).fits if f["column"] == "temp")
+    assert fit["trend"]["key"]["columns"] == ["day", "hr"]
+    assert np.allclose(fit["trend"]["key"]["steps"], [1.0, 1 / 24])
+    # the daily cycle, which 5-row runs (~7 hours here) smooth away, comes back as hr's profile
+    assert fit["trend"]["profile"]["column"] == "hr"
+    truth = 15 + 10 * np.sin((df["day"] + df["hr"] / 24) / 15) + 5 * np.sin(
+        2 * np.pi * df["hr"] / 24)
+    pred = residuals._prediction(df, fit)
+    assert np.median(np.abs(pred - truth)) < 2.0  # missing the cycle (amplitude 5): ~3.5

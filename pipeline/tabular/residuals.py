@@ -49,13 +49,15 @@ class _Option:
     target: str
     space: str
     sources: tuple[str, ...]
-    key: str | None = None
+    key: dict | None = None  # a trend's key (`trends.candidates`)
     group: str | None = None
     run_rows: int = 0
+    profile: str | None = None  # a column whose per-level mean residual adds to the trend
 
     @property
     def needs(self) -> tuple[str, ...]:
-        return self.sources + ((self.key,) if self.key else ())
+        return self.sources + (tuple(self.key["columns"]) if self.key else ()) \
+            + ((self.profile,) if self.profile else ())
 
 
 def _numbers(series: pd.Series) -> np.ndarray:
@@ -87,9 +89,9 @@ def discover(df: pd.DataFrame, entries: list[dict], rules: list[dict], min_r2: f
                    if len(np.unique(values[c][~np.isnan(values[c])])) <= exact_values_max}}
     targets = [c for c in cols
                if len(np.unique(values[c][~np.isnan(values[c])])) >= _MIN_DISTINCT]
-    keys, groups = trends.candidates(df, entries, recomputed)
-    options = _numeric_options(cols, targets, ctx) + _trend_options(df, cols, targets, keys,
-                                                                    groups, ctx)
+    keys, groups, profiles = trends.candidates(df, entries, recomputed)
+    options = _numeric_options(cols, targets, ctx) + _trend_options(
+        df, cols, targets, (keys, groups, profiles), ctx)
     chosen: dict[str, _Option] = {}  # target -> its option; predictors may be targets too
     fitted: dict[str, dict] = {}
     for option in sorted((o for o in options if o.r2 >= min_r2), key=lambda o: -o.r2):
@@ -152,17 +154,19 @@ def _correlation_fits(z: np.ndarray, t: int, preds: list[int]) -> list[tuple[flo
     return best
 
 
-def _trend_options(df: pd.DataFrame, cols: list[str], targets: list[str], keys: list[str],
-                   groups: list[str | None], ctx: dict) -> list[_Option]:
+def _trend_options(df: pd.DataFrame, cols: list[str], targets: list[str],
+                   candidates: tuple[list, list, list], ctx: dict) -> list[_Option]:
     """Per target and space: the best trend (key, group, run length; out-of-fold R^2), and
-    that trend with the one column that adds most."""
+    that trend with the one column or per-level profile that adds most."""
+    keys, groups, profiles = candidates
     if not keys:
         return []
     values, median, shift, cdf = ctx["values"], ctx["median"], ctx["shift"], ctx["cdf"]
     rows = np.random.default_rng(1).choice(len(df), min(len(df), _TREND_ROWS), replace=False)
-    key_x = {k: trends.key_values(df[k].iloc[rows]) for k in keys}
+    sample = df.iloc[rows]
+    key_x = [trends.key_values(sample, k) for k in keys]
     codes = {g: trends.group_codes(df[g].iloc[rows]) if g else
-             (np.zeros(len(rows), np.int64), [None]) for g in groups}
+             (np.zeros(len(rows), np.int64), [None]) for g in set(groups) | set(profiles)}
     out = []
     for space in ("raw", "log", "rank"):
         for target in targets:
@@ -174,12 +178,12 @@ def _trend_options(df: pd.DataFrame, cols: list[str], targets: list[str], keys: 
             if ok.sum() < 100 or np.var(y[ok]) == 0:
                 continue
             best = None
-            for k in keys:
-                if k == target:
+            for k, kx in zip(keys, key_x):
+                if target in k["columns"]:
                     continue
                 for g in groups:
                     code, labels = codes[g]
-                    m, pred, r2 = trends.cross_fitted(key_x[k], code, y, len(labels))
+                    m, pred, r2 = trends.cross_fitted(kx, code, y, len(labels))
                     if best is None or r2 > best[0]:
                         best = (r2, k, g, m, pred)
             if best is None:
@@ -190,14 +194,35 @@ def _trend_options(df: pd.DataFrame, cols: list[str], targets: list[str], keys: 
                                   {c: values[c][rows][ok] for c in cols}, median, shift)
             if plus is not None and 1.0 - plus[0] <= _PAIR_GAIN * (1.0 - r2):
                 out.append(_Option(plus[0], target, space, (plus[1],), k, g, m))
+            # a key column may give the profile (day + hr / 24 as the key, hr's daily cycle)
+            level = _best_profile(y[ok], pred[ok], [p for p in profiles if p not in (target, g)],
+                                  {p: codes[p] for p in profiles}, ok)
+            if level is not None and 1.0 - level[0] <= _PAIR_GAIN * (1.0 - r2):
+                out.append(_Option(level[0], target, space, (), k, g, m, level[1]))
     return out
 
 
-def _best_addition(y: np.ndarray, trend: np.ndarray, target: str, key: str, cols: list[str],
+def _best_profile(y: np.ndarray, trend: np.ndarray, names: list[str], codes: dict,
+                  ok: np.ndarray) -> tuple | None:
+    """(R^2, column) of the trend plus the best per-level mean of its residual."""
+    best = None
+    for name in names:
+        code, labels = codes[name]
+        code = code[ok]
+        x = trends.profile(code, y - trend, len(labels))[np.maximum(code, 0)] * (code >= 0)
+        design = np.column_stack([trend, x, np.ones(len(y))])
+        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+        r2 = 1.0 - np.mean((y - design @ coef) ** 2) / np.var(y)
+        if best is None or r2 > best[0]:
+            best = (float(r2), name)
+    return best
+
+
+def _best_addition(y: np.ndarray, trend: np.ndarray, target: str, key: dict, cols: list[str],
                    space: str, values: dict, median: dict, shift: dict) -> tuple | None:
     best = None
     for c in cols:
-        if c in (target, key) or (space == "log" and shift[c] is None):
+        if c == target or c in key["columns"] or (space == "log" and shift[c] is None):
             continue
         x = _forward_values(np.where(np.isnan(values[c]), median[c], values[c]), space,
                             shift[c])
@@ -291,18 +316,26 @@ def _fit(df: pd.DataFrame, entry: dict, option: _Option, ctx: dict,
     ty = _to_target(y, space, fit["shifts"][-1], fit.get("cdf"))
     design = _design(df, fit)
     if option.key:
-        key = trends.key_values(df[option.key])
+        key = trends.key_values(df, option.key)
         code, labels = trends.group_codes(df[option.group]) if option.group else \
             (np.zeros(len(df), np.int64), [None])
         fit["trend"] = {"key": option.key, "group": option.group, "labels": labels,
-                        **trends.fit(key[ok], code[ok], ty[ok], len(labels), option.run_rows)}
+                        **trends.fit(key[ok], code[ok], ty[ok], len(labels), option.run_rows),
+                        "profile": None}
         oof = np.empty(len(df))
         fold = np.random.default_rng(2).random(len(df)) < 0.5
         for f in (True, False):
             part = trends.fit(key[ok & (fold == f)], code[ok & (fold == f)],
                               ty[ok & (fold == f)], len(labels), option.run_rows)
             oof[fold != f] = trends.predict(part, key[fold != f], code[fold != f])
-        design = np.column_stack([oof, design])
+        columns = [oof]
+        if option.profile:
+            pcode, plabels = trends.group_codes(df[option.profile])
+            means = trends.profile(np.where(ok, pcode, -1), ty - oof, len(plabels))
+            fit["trend"]["profile"] = {"column": option.profile, "labels": plabels,
+                                       "means": means.tolist()}
+            columns.append(_profile_values(fit["trend"]["profile"], df))
+        design = np.column_stack(columns + [design])
     design = design[ok]
     design[:, :-1] = np.apply_along_axis(_winsorised, 0, design[:, :-1])
     coef, *_ = np.linalg.lstsq(design, _winsorised(ty[ok]), rcond=None)
@@ -351,9 +384,16 @@ def _prediction(frame: pd.DataFrame, fit: dict) -> np.ndarray:
     if trend:
         code = trends.group_codes(frame[trend["group"]], trend["labels"])[0] \
             if trend["group"] else np.zeros(len(frame), np.int64)
-        design = np.column_stack([trends.predict(trend, trends.key_values(frame[trend["key"]]),
-                                                 code), design])
+        columns = [trends.predict(trend, trends.key_values(frame, trend["key"]), code)]
+        if trend["profile"]:
+            columns.append(_profile_values(trend["profile"], frame))
+        design = np.column_stack(columns + [design])
     return design @ np.asarray(fit["coef"])
+
+
+def _profile_values(profile: dict, frame: pd.DataFrame) -> np.ndarray:
+    code = trends.group_codes(frame[profile["column"]], profile["labels"])[0]
+    return np.where(code >= 0, np.asarray(profile["means"])[np.maximum(code, 0)], 0.0)
 
 
 def _keeps_marginal(df: pd.DataFrame, fit: dict) -> bool:
@@ -430,7 +470,8 @@ def describe(fit: dict) -> str:
     parts = [f + s for s in fit["sources"]]
     if fit.get("trend"):
         t = fit["trend"]
-        parts.insert(0, f"trend({t['key']}" + (f" | {t['group']}" if t["group"] else "")
-                     + f", {t['run_rows']}-row runs)")
+        parts.insert(0, f"trend({trends.key_name(t['key'])}" + (f" | {t['group']}" if t["group"] else "")
+                     + f", {t['run_rows']}-row runs)"
+                     + (f" + profile({t['profile']['column']})" if t.get("profile") else ""))
     return (f"{fit['column']} ~ {' + '.join(parts)} ({fit['space']}, R^2 {fit['r2']:.4f}; "
             f"encoded as the residual)")

@@ -19,9 +19,20 @@ import pandas as pd
 
 RUN_ROWS = (5, 10, 25, 50, 100, 250)
 _MAX_GROUPS = 100
+_MAX_FINE = 60  # a refining column has at most this many values (hours, months, weekdays)
+_FINE_PER_KEY = 3
 
 
-def key_values(series: pd.Series) -> np.ndarray:
+def key_values(frame: pd.DataFrame, key: dict) -> np.ndarray:
+    """The ordering key of each row: sum of (column - origin) * step over the key's columns
+    (a day number, or a day number plus hour / 24); missing -> NaN."""
+    out = np.zeros(len(frame))
+    for name, origin, step in zip(key["columns"], key["origins"], key["steps"]):
+        out += (_float_view(frame[name]) - origin) * step
+    return out
+
+
+def _float_view(series: pd.Series) -> np.ndarray:
     """Float view of a key column (datetimes in seconds); missing -> NaN."""
     if pd.api.types.is_datetime64_any_dtype(series):
         s = series
@@ -103,21 +114,50 @@ def predict(state: dict, key: np.ndarray, code: np.ndarray) -> np.ndarray:
     return _predict(key, code, table, state["default"])
 
 
-def candidates(df: pd.DataFrame, entries: list[dict], exclude: set[str]) -> tuple[list, list]:
-    """(keys, groups): ordering keys (datetimes; integers/numbers with >= 50 distinct values
-    and a few rows per value at most) and grouping columns (categorical, 2-100 levels)."""
-    keys, groups = [], [None]
+def candidates(df: pd.DataFrame, entries: list[dict],
+               exclude: set[str]) -> tuple[list, list, list]:
+    """(keys, groups, profiles). Keys: datetimes; integers/numbers with >= 50 distinct values and at most
+    50 rows per value; and such a number refined by a small integer column (bikeshare: `day`
+    + `hr` / 24, the hourly weather series), at most `_FINE_PER_KEY` of those per key, the
+    finest first. Groups: categorical columns with 2-100 levels (and None: no group).
+    Profiles (a per-level mean added to a trend: the hour-of-day cycle): the groups and the
+    integer columns with 2-60 values."""
+    keys, groups, fine = [], [None], []
     for e in entries:
         name = e["name"]
         if name in exclude or df[name].isna().mean() > 0.05:
             continue
+        distinct = df[name].nunique()
         if e["role"] == "datetime":
-            keys.append(name)
-        elif e["role"] in ("integer", "numerical"):
-            distinct = df[name].nunique()
-            if distinct >= 50 and len(df) / distinct <= 50:
-                keys.append(name)
-        elif e["role"] in ("categorical", "boolean") \
-                and 2 <= df[name].nunique() <= _MAX_GROUPS:
+            keys.append(_key([name]))
+        elif e["role"] in ("integer", "numerical") and distinct >= 50 \
+                and len(df) / distinct <= 50:
+            keys.append(_key([name]))
+        elif e["role"] in ("categorical", "boolean") and 2 <= distinct <= _MAX_GROUPS:
             groups.append(name)
-    return keys, groups
+        if e["role"] == "integer" and 2 <= distinct <= _MAX_FINE and not df[name].isna().any():
+            fine.append((distinct, name))
+    profiles = [g for g in groups if g] + [n for _, n in fine]
+    fine = [n for _, n in sorted(fine, reverse=True)][:_FINE_PER_KEY]
+    for key in [k for k in keys if not pd.api.types.is_datetime64_any_dtype(df[k["columns"][0]])]:
+        for name in fine:
+            lo, hi = float(df[name].min()), float(df[name].max())
+            keys.append({"columns": [key["columns"][0], name], "origins": [0.0, lo],
+                         "steps": [1.0, 1.0 / (hi - lo + 1.0)]})
+    return keys, groups, profiles
+
+
+def profile(code: np.ndarray, residual: np.ndarray, n_levels: int) -> np.ndarray:
+    """Mean residual per level (0 for a level without rows)."""
+    ok = (code >= 0) & ~np.isnan(residual)
+    count = np.bincount(code[ok], minlength=n_levels)
+    total = np.bincount(code[ok], residual[ok], minlength=n_levels)
+    return np.where(count > 0, total / np.maximum(count, 1), 0.0)
+
+
+def _key(columns: list[str]) -> dict:
+    return {"columns": columns, "origins": [0.0] * len(columns), "steps": [1.0] * len(columns)}
+
+
+def key_name(key: dict) -> str:
+    return " + ".join(key["columns"])
