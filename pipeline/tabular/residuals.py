@@ -470,8 +470,9 @@ def describe(fit: dict) -> str:
     parts = [f + s for s in fit["sources"]]
     if fit.get("trend"):
         t = fit["trend"]
-        parts.insert(0, f"trend({trends.key_name(t['key'])}" + (f" | {t['group']}" if t["group"] else "")
-                     + f", {t['run_rows']}-row runs)"
-                     + (f" + profile({t['profile']['column']})" if t.get("profile") else ""))
+        group = f" | {t['group']}" if t["group"] else ""
+        profile = f" + profile({t['profile']['column']})" if t.get("profile") else ""
+        parts.insert(0, f"trend({trends.key_name(t['key'])}{group}, {t['run_rows']}-row runs)"
+                     + profile)
     return (f"{fit['column']} ~ {' + '.join(parts)} ({fit['space']}, R^2 {fit['r2']:.4f}; "
             f"encoded as the residual)")

@@ -116,12 +116,12 @@ def predict(state: dict, key: np.ndarray, code: np.ndarray) -> np.ndarray:
 
 def candidates(df: pd.DataFrame, entries: list[dict],
                exclude: set[str]) -> tuple[list, list, list]:
-    """(keys, groups, profiles). Keys: datetimes; integers/numbers with >= 50 distinct values and at most
-    50 rows per value; and such a number refined by a small integer column (bikeshare: `day`
-    + `hr` / 24, the hourly weather series), at most `_FINE_PER_KEY` of those per key, the
-    finest first. Groups: categorical columns with 2-100 levels (and None: no group).
-    Profiles (a per-level mean added to a trend: the hour-of-day cycle): the groups and the
-    integer columns with 2-60 values."""
+    """(keys, groups, profiles). Keys: datetimes; integers/numbers with >= 50 distinct values
+    and at most 50 rows per value; and such a number refined by a small integer column
+    (bikeshare: `day` + `hr` / 24, the hourly weather series), at most `_FINE_PER_KEY` of
+    those per key, the finest first. Groups: categorical columns with 2-100 levels (and None:
+    no group). Profiles (a per-level mean added to a trend: the hour-of-day cycle): the groups
+    and the integer columns with 2-60 values."""
     keys, groups, fine = [], [None], []
     for e in entries:
         name = e["name"]
