@@ -193,3 +193,23 @@ def test_a_day_number_refined_by_the_hour_is_a_key() -> None:
         2 * np.pi * df["hr"] / 24)
     pred = residuals._prediction(df, fit)
     assert np.median(np.abs(pred - truth)) < 2.0  # missing the cycle (amplitude 5): ~3.5
+
+
+def test_key_search_is_capped_and_prefers_grid_like_keys() -> None:
+    from pipeline.tabular import trends
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    df = pd.DataFrame({f"n{i}": rng.normal(size=n).round(3) for i in range(20)})
+    df["day"] = rng.integers(0, 300, n)  # fills its grid of 300 days
+    df["hr"] = rng.integers(0, 24, n)
+    for i in range(6):
+        df[f"c{i}"] = rng.choice([f"l{j}" for j in range(3 + i)], n)
+    entries = [{**e, "dtype": str(df[e["name"]].dtype)} for e in build_schema(
+        df, infer_roles(df, {}), "t", None, [])["columns"]]
+    keys, groups, profiles = trends.candidates(df, entries, set())
+    assert keys[0]["columns"] == ["day"]
+    assert len(keys) <= trends._MAX_KEYS + trends._REFINED_KEYS * trends._FINE_PER_KEY
+    assert {"columns": ["day", "hr"], "origins": [0.0, 0.0], "steps": [1.0, 1 / 24]} in keys
+    assert groups == [None, "c5", "c4", "c3"]  # the three with the most levels
+    assert "hr" in profiles and "c5" in profiles

@@ -36,6 +36,7 @@ from pipeline.tabular.values import NumberCodec
 
 _PROBE_ROWS = 2000
 _TREND_ROWS = 20000
+_CHECK_ROWS = 20000  # rows of the marginal check (its noise floor depends on them)
 _MAX_COLUMNS = 60
 _MIN_DISTINCT = 10  # a target with fewer distinct values is a category in all but name
 _PAIR_GAIN = 0.8  # a second predictor must leave <= this share of the unexplained variance
@@ -403,7 +404,7 @@ def _keeps_marginal(df: pd.DataFrame, fit: dict) -> bool:
     Kolmogorov-Smirnov <= _MAX_KS."""
     present = df[df[fit["column"]].notna()]
     rng = np.random.default_rng(3)
-    sample = present.iloc[rng.choice(len(present), min(len(present), _TREND_ROWS),
+    sample = present.iloc[rng.choice(len(present), min(len(present), _CHECK_ROWS),
                                      replace=False)].reset_index(drop=True)
     real = _numbers(sample[fit["column"]])
     shuffled = forward(sample, [fit])

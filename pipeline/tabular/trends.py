@@ -21,6 +21,9 @@ RUN_ROWS = (5, 10, 25, 50, 100, 250)
 _MAX_GROUPS = 100
 _MAX_FINE = 60  # a refining column has at most this many values (hours, months, weekdays)
 _FINE_PER_KEY = 3
+_MAX_KEYS = 6
+_REFINED_KEYS = 2
+_MAX_GROUPS_TRIED = 3
 
 
 def key_values(frame: pd.DataFrame, key: dict) -> np.ndarray:
@@ -116,35 +119,49 @@ def predict(state: dict, key: np.ndarray, code: np.ndarray) -> np.ndarray:
 
 def candidates(df: pd.DataFrame, entries: list[dict],
                exclude: set[str]) -> tuple[list, list, list]:
-    """(keys, groups, profiles). Keys: datetimes; integers/numbers with >= 50 distinct values
-    and at most 50 rows per value; and such a number refined by a small integer column
-    (bikeshare: `day` + `hr` / 24, the hourly weather series), at most `_FINE_PER_KEY` of
-    those per key, the finest first. Groups: categorical columns with 2-100 levels (and None:
-    no group). Profiles (a per-level mean added to a trend: the hour-of-day cycle): the groups
-    and the integer columns with 2-60 values."""
-    keys, groups, fine = [], [None], []
+    """(keys, groups, profiles), capped so the search stays cheap on wide tables.
+
+    Keys: datetimes first, then integer/number columns with >= 50 distinct values, at most 50
+    rows per value, most grid-like first (the share of their value grid they fill: a day
+    number fills it, a price half of it) — `_MAX_KEYS` in all; the best `_REFINED_KEYS` of the
+    non-datetime ones are also refined by a small integer column (bikeshare: `day` + `hr` / 24,
+    the hourly weather series), the `_FINE_PER_KEY` finest. Groups: None (no group) and the
+    `_MAX_GROUPS_TRIED` categorical columns with 2-100 levels that have the most levels.
+    Profiles (a per-level mean added to a trend: the hour-of-day cycle): those groups and the
+    integer columns with 2-60 values."""
+    dated, numbered, groups, fine = [], [], [], []
     for e in entries:
         name = e["name"]
         if name in exclude or df[name].isna().mean() > 0.05:
             continue
         distinct = df[name].nunique()
         if e["role"] == "datetime":
-            keys.append(_key([name]))
+            dated.append(_key([name]))
         elif e["role"] in ("integer", "numerical") and distinct >= 50 \
                 and len(df) / distinct <= 50:
-            keys.append(_key([name]))
+            numbered.append((-_grid_share(df[name]), name))
         elif e["role"] in ("categorical", "boolean") and 2 <= distinct <= _MAX_GROUPS:
-            groups.append(name)
+            groups.append((-distinct, name))
         if e["role"] == "integer" and 2 <= distinct <= _MAX_FINE and not df[name].isna().any():
-            fine.append((distinct, name))
-    profiles = [g for g in groups if g] + [n for _, n in fine]
-    fine = [n for _, n in sorted(fine, reverse=True)][:_FINE_PER_KEY]
-    for key in [k for k in keys if not pd.api.types.is_datetime64_any_dtype(df[k["columns"][0]])]:
-        for name in fine:
+            fine.append((-distinct, name))
+    numbered = [_key([n]) for _, n in sorted(numbered)]
+    keys = (dated + numbered)[:_MAX_KEYS]
+    groups = [None] + [n for _, n in sorted(groups)][:_MAX_GROUPS_TRIED]
+    fine = [n for _, n in sorted(fine)]
+    for key in [k for k in keys if k in numbered][:_REFINED_KEYS]:
+        for name in fine[:_FINE_PER_KEY]:
             lo, hi = float(df[name].min()), float(df[name].max())
             keys.append({"columns": [key["columns"][0], name], "origins": [0.0, lo],
                          "steps": [1.0, 1.0 / (hi - lo + 1.0)]})
-    return keys, groups, profiles
+    return keys, groups, [g for g in groups if g] + fine
+
+
+def _grid_share(series: pd.Series) -> float:
+    """Distinct values / points of the grid from the minimum to the maximum in steps of the
+    smallest gap (1 for a day number that misses no day)."""
+    x = np.unique(pd.to_numeric(series, errors="coerce").dropna().to_numpy(dtype=np.float64))
+    step = np.diff(x).min() if len(x) > 1 else 0.0
+    return float(len(x) / ((x[-1] - x[0]) / step + 1.0)) if step > 0 else 0.0
 
 
 def profile(code: np.ndarray, residual: np.ndarray, n_levels: int) -> np.ndarray:
