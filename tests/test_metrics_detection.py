@@ -65,3 +65,12 @@ def test_integer_target_with_few_values_is_a_classification() -> None:
     res = utility_scores(*frames, schema, seed=0)
     assert res["task"].startswith("classification")
     assert res["utility.real_score"] > 0.5 and 0.8 < res["utility.ratio"] < 1.2
+
+
+def test_utility_without_a_labelled_holdout_row_is_not_a_number() -> None:
+    """A tiny table whose holdout rows all lack the target: no score, and no crash."""
+    schema = make_schema(REAL, target="income")
+    hold = make_table(5, seed=45)
+    hold["income"] = np.nan
+    res = utility_scores(REAL, hold, make_table(50, seed=46), schema, seed=0)
+    assert np.isnan(res["utility.real_score"]) and np.isnan(res["utility.ratio"])
