@@ -148,6 +148,9 @@ def test_a_panel_series_is_encoded_along_its_key_within_each_group() -> None:
     t = _fit(df)
     fit = next(f for f in t.fits if f["column"] == "value")
     assert fit["trend"]["key"]["columns"] == ["day"] and fit["trend"]["group"] == "city"
+    # every knot is the mean of >= 10 training rows (300 per city): no single row shows through
+    assert fit["trend"]["run_rows"] >= 10
+    assert all(len(x) <= 300 // 10 for x in fit["trend"]["x"])
     truth = df.groupby("city")["value"].transform("mean") + 8 * np.sin(df["day"] / 20) \
         - (8 * np.sin(df["day"] / 20)).mean()
     out = _shuffled_span(t, df, "value")
@@ -187,7 +190,7 @@ def test_a_day_number_refined_by_the_hour_is_a_key() -> None:
     fit = next(f for f in _fit(df, residual_r2=0.9).fits if f["column"] == "temp")
     assert fit["trend"]["key"]["columns"] == ["day", "hr"]
     assert np.allclose(fit["trend"]["key"]["steps"], [1.0, 1 / 24])
-    # the daily cycle, which 5-row runs (~7 hours here) smooth away, comes back as hr's profile
+    # the daily cycle, which runs of >= 10 rows (~14 hours here) smooth away, is hr's profile
     assert fit["trend"]["profile"]["column"] == "hr"
     truth = 15 + 10 * np.sin((df["day"] + df["hr"] / 24) / 15) + 5 * np.sin(
         2 * np.pi * df["hr"] / 24)

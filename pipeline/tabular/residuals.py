@@ -321,7 +321,9 @@ def _fit(df: pd.DataFrame, entry: dict, option: _Option, ctx: dict,
         code, labels = trends.group_codes(df[option.group]) if option.group else \
             (np.zeros(len(df), np.int64), [None])
         fit["trend"] = {"key": option.key, "group": option.group, "labels": labels,
-                        **trends.fit(key[ok], code[ok], ty[ok], len(labels), option.run_rows),
+                        # runs of 2 m rows: the key span that m rows of one fold validated
+                        **trends.fit(key[ok], code[ok], ty[ok], len(labels),
+                                     2 * option.run_rows),
                         "profile": None}
         oof = np.empty(len(df))
         fold = np.random.default_rng(2).random(len(df)) < 0.5

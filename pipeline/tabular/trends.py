@@ -8,8 +8,10 @@ on (key, value) spots generated rows off the series (two-feature detection AUC 0
 `fit` learns a smoother: the key's rows (within each group) in order, cut into runs of `m`
 rows, each run's mean value at the run's mean key; between runs the trend is linear
 (`np.interp`). `m` is chosen by two-fold cross-fitting among `RUN_ROWS`, so the trend is
-what predicts rows it was not fitted on (a holdout row), never a copy of single rows: each
-knot is the mean of at least 5 training rows. State is plain JSON.
+what predicts rows it was not fitted on (a holdout row); the trend kept is then fitted on all
+rows with runs of 2 m (the key span that m rows of one fold covered), so each knot is the mean
+of at least 10 training rows, never a copy of single rows (txhousing, one row per city and
+month: DCR share 0.522 with 5-row knots, 0.506 with 10). State is plain JSON.
 """
 
 from __future__ import annotations
