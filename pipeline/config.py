@@ -76,9 +76,9 @@ class TransformParams:
     # find exact rules between numeric columns (A <= B, C = A + B, B = f(A)) and keep them
     # in generated rows (pipeline/tabular/constraints.py)
     constraints: bool = True
-    # encode a numeric column that one or two others, or its trend along a key (from 1,000
-    # rows), predict with R^2 >= this (least squares in raw, log or normal-score space) as
-    # its residual (pipeline/tabular/residuals.py, trends.py); null: off
+    # encode a numeric column that one or two others, or its trend along a key, predict with
+    # R^2 >= this (least squares in raw, log or normal-score space) as its residual, on
+    # tables of >= 1,000 training rows (pipeline/tabular/residuals.py, trends.py); null: off
     residual_r2: float | None = 0.75
 
     def check(self) -> None:
