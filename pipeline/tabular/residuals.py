@@ -215,12 +215,17 @@ def _best_profile(y: np.ndarray, trend: np.ndarray, names: list[str], codes: dic
         code, labels = codes[name]
         code = code[ok]
         x = trends.profile(code, y - trend, len(labels))[np.maximum(code, 0)] * (code >= 0)
-        design = np.column_stack([trend, x, np.ones(len(y))])
-        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-        r2 = 1.0 - np.mean((y - design @ coef) ** 2) / np.var(y)
+        r2 = _r2_with(y, trend, x)
         if best is None or r2 > best[0]:
-            best = (float(r2), name)
+            best = (r2, name)
     return best
+
+
+def _r2_with(y: np.ndarray, trend: np.ndarray, x: np.ndarray) -> float:
+    """In-sample R^2 of y ~ trend + x + 1."""
+    design = np.column_stack([trend, x, np.ones(len(y))])
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    return float(1.0 - np.mean((y - design @ coef) ** 2) / np.var(y))
 
 
 def _best_addition(y: np.ndarray, trend: np.ndarray, target: str, key: dict, cols: list[str],
@@ -231,11 +236,9 @@ def _best_addition(y: np.ndarray, trend: np.ndarray, target: str, key: dict, col
             continue
         x = _forward_values(np.where(np.isnan(values[c]), median[c], values[c]), space,
                             shift[c])
-        design = np.column_stack([trend, x, np.ones(len(y))])
-        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-        r2 = 1.0 - np.mean((y - design @ coef) ** 2) / np.var(y)
+        r2 = _r2_with(y, trend, x)
         if best is None or r2 > best[0]:
-            best = (float(r2), c)
+            best = (r2, c)
     return best
 
 
