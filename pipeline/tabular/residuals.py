@@ -45,7 +45,7 @@ _MAX_COLUMNS = 60
 _MIN_DISTINCT = 10  # a target with fewer distinct values is a category in all but name
 _PAIR_GAIN = 0.8  # a second predictor must leave <= this share of the unexplained variance
 _TRIM = 0.005
-_MAX_KS = 0.1  # marginal check: a continuous target decoded from shuffled residuals
+_MAX_KS = 0.05  # marginal check: a continuous target decoded from shuffled residuals
 
 
 @dataclass(frozen=True)
@@ -408,9 +408,10 @@ def _profile_values(profile: dict, frame: pd.DataFrame) -> np.ndarray:
 
 def _keeps_marginal(df: pd.DataFrame, fit: dict) -> bool:
     """Does a residual drawn apart from its predictors still decode to the real marginal?
-    TV over the real values for a column with few of them, within 2x the split-half noise
-    plus 0.03 (a pessimistic check: the generator does see the predictors); else
-    Kolmogorov-Smirnov <= _MAX_KS."""
+    TV over the real values for a column with few of them, within 1.5x the split-half noise
+    plus 0.02; else Kolmogorov-Smirnov <= _MAX_KS. (At 2x + 0.03, nyc_weather `dewp ~ temp +
+    humid` passed with TV 0.130 against noise 0.063, and `dewp` alone then gave the
+    generated rows away: detection 0.594.)"""
     present = df[df[fit["column"]].notna()]
     rng = np.random.default_rng(3)
     sample = present.iloc[rng.choice(len(present), min(len(present), _CHECK_ROWS),
@@ -422,7 +423,7 @@ def _keeps_marginal(df: pd.DataFrame, fit: dict) -> bool:
     if fit["values"] is not None or fit.get("cdf"):
         half = rng.permutation(real)
         noise = _tv(half[: len(half) // 2], half[len(half) // 2:])
-        return _tv(back, real) <= 2.0 * noise + 0.03
+        return _tv(back, real) <= 1.5 * noise + 0.02
     grid = np.sort(real)
     ks = np.max(np.abs(np.searchsorted(np.sort(back), grid, "right") / len(back)
                        - np.arange(1, len(grid) + 1) / len(grid)))
