@@ -30,6 +30,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
+from scipy.stats import ks_2samp
 
 from pipeline.tabular import trends
 from pipeline.tabular.values import NumberCodec
@@ -84,16 +85,15 @@ def discover(df: pd.DataFrame, entries: list[dict], rules: list[dict], min_r2: f
     values = {c: _numbers(df[c]) for c in cols}
     cols = [c for c in cols if np.isfinite(values[c][~np.isnan(values[c])]).all()
             and (~np.isnan(values[c])).sum() >= 50]
+    distinct = {c: len(np.unique(values[c][~np.isnan(values[c])])) for c in cols}
     ctx = {"values": values, "median": {c: float(np.nanmedian(values[c])) for c in cols},
            # log space for non-negative columns; a column with zeros (diamonds `x` of a few
            # rows) is shifted by half its smallest positive value first
            "shift": {c: _shift(values[c]) for c in cols},
            # normal scores for columns with few distinct values: a fit on them decodes through
            # the column's own CDF, so each value keeps its real share (point masses, lattices)
-           "cdf": {c: _cdf(values[c]) for c in cols
-                   if len(np.unique(values[c][~np.isnan(values[c])])) <= exact_values_max}}
-    targets = [c for c in cols
-               if len(np.unique(values[c][~np.isnan(values[c])])) >= _MIN_DISTINCT]
+           "cdf": {c: _cdf(values[c]) for c in cols if distinct[c] <= exact_values_max}}
+    targets = [c for c in cols if distinct[c] >= _MIN_DISTINCT]
     keys, groups, profiles = trends.candidates(df, entries, recomputed)
     options = _numeric_options(cols, targets, ctx) + _trend_options(
         df, cols, targets, (keys, groups, profiles), ctx)
@@ -170,8 +170,7 @@ def _trend_options(df: pd.DataFrame, cols: list[str], targets: list[str],
     rows = np.random.default_rng(1).choice(len(df), min(len(df), _TREND_ROWS), replace=False)
     sample = df.iloc[rows]
     key_x = [trends.key_values(sample, k) for k in keys]
-    codes = {g: trends.group_codes(df[g].iloc[rows]) if g else
-             (np.zeros(len(rows), np.int64), [None]) for g in set(groups) | set(profiles)}
+    codes = {g: trends.group_of(sample, g) for g in set(groups) | set(profiles)}
     out = []
     for space in ("raw", "log", "rank"):
         for target in targets:
@@ -325,8 +324,7 @@ def _fit(df: pd.DataFrame, entry: dict, option: _Option, ctx: dict,
     design = _design(df, fit)
     if option.key:
         key = trends.key_values(df, option.key)
-        code, labels = trends.group_codes(df[option.group]) if option.group else \
-            (np.zeros(len(df), np.int64), [None])
+        code, labels = trends.group_of(df, option.group)
         fit["trend"] = {"key": option.key, "group": option.group, "labels": labels,
                         # runs of 2 m rows: the key span that m rows of one fold validated
                         **trends.fit(key[ok], code[ok], ty[ok], len(labels),
@@ -392,8 +390,7 @@ def _prediction(frame: pd.DataFrame, fit: dict) -> np.ndarray:
     design = _design(frame, fit)
     trend = fit["trend"]
     if trend:
-        code = trends.group_codes(frame[trend["group"]], trend["labels"])[0] \
-            if trend["group"] else np.zeros(len(frame), np.int64)
+        code = trends.group_of(frame, trend["group"], trend["labels"])[0]
         columns = [trends.predict(trend, trends.key_values(frame, trend["key"]), code)]
         if trend["profile"]:
             columns.append(_profile_values(trend["profile"], frame))
@@ -424,10 +421,7 @@ def _keeps_marginal(df: pd.DataFrame, fit: dict) -> bool:
         half = rng.permutation(real)
         noise = _tv(half[: len(half) // 2], half[len(half) // 2:])
         return _tv(back, real) <= 1.5 * noise + 0.02
-    grid = np.sort(real)
-    ks = np.max(np.abs(np.searchsorted(np.sort(back), grid, "right") / len(back)
-                       - np.arange(1, len(grid) + 1) / len(grid)))
-    return bool(ks <= _MAX_KS)
+    return bool(ks_2samp(back, real).statistic <= _MAX_KS)
 
 
 def _tv(a: np.ndarray, b: np.ndarray) -> float:

@@ -48,6 +48,14 @@ def _float_view(series: pd.Series) -> np.ndarray:
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
+def group_of(frame: pd.DataFrame, group: str | None,
+             labels: list | None = None) -> tuple[np.ndarray, list]:
+    """`group_codes` of column `group` of `frame`; no group: every row in the one group None."""
+    if group is None:
+        return np.zeros(len(frame), np.int64), [None]
+    return group_codes(frame[group], labels)
+
+
 def group_codes(series: pd.Series, labels: list | None = None) -> tuple[np.ndarray, list]:
     """(code per row, labels); a value not among `labels` (or missing) gets -1 (the trend's
     overall mean)."""
