@@ -193,7 +193,7 @@ def test_a_day_number_refined_by_the_hour_is_a_key() -> None:
     assert fit["trend"]["key"]["columns"] == ["day", "hr"]
     assert np.allclose(fit["trend"]["key"]["steps"], [1.0, 1 / 24])
     # the daily cycle, which runs of >= 10 rows (~14 hours here) smooth away, is hr's profile
-    assert fit["trend"]["profile"]["column"] == "hr"
+    assert fit["profile"]["column"] == "hr"
     truth = 15 + 10 * np.sin((df["day"] + df["hr"] / 24) / 15) + 5 * np.sin(
         2 * np.pi * df["hr"] / 24)
     pred = residuals._prediction(df, fit)
@@ -218,3 +218,69 @@ def test_key_search_is_capped_and_prefers_grid_like_keys() -> None:
     assert {"columns": ["day", "hr"], "origins": [0.0, 0.0], "steps": [1.0, 1 / 24]} in keys
     assert groups == [None, "c5", "c4", "c3"]  # the three with the most levels
     assert "hr" in profiles and "c5" in profiles
+
+
+def _routes(n: int = 4000, seed: int = 0) -> pd.DataFrame:
+    """Flights-like rows: 40 destinations, each with its own flight time (5-minute schedule
+    lattice); the scheduled arrival is the departure (hh:mm) plus that time, wrapping at
+    midnight; one destination has only 5 rows."""
+    rng = np.random.default_rng(seed)
+    dests = np.array([f"d{i:02d}" for i in range(40)])
+    dest = dests[rng.integers(0, 39, n)]
+    dest[:5] = dests[39]
+    minutes = {d: 60 + 10 * i for i, d in enumerate(dests)}
+    mean = np.array([minutes[d] for d in dest], dtype=float)
+    flight = mean + rng.normal(0.0, 4.0, n).round()
+    dep = rng.integers(5 * 12, 24 * 12, n) * 5  # minutes after midnight, on a 5-minute grid
+    sched = (mean + rng.choice([-5, 0, 5], n)).astype(int)
+    arr = np.mod(dep + sched, 1440)
+    hhmm = lambda m: (m // 60) * 100 + m % 60  # noqa: E731
+    return pd.DataFrame({"dest": dest, "air_time": flight, "sched_dep_time": hhmm(dep),
+                         "sched_arr_time": hhmm(arr), "other": rng.normal(size=n)})
+
+
+def test_a_discrete_column_alone_predicts_through_its_level_means() -> None:
+    df = _routes()
+    t = _fit(df)
+    fit = next(f for f in t.fits if f["column"] == "air_time")
+    assert fit["profile"]["column"] == "dest" and fit["trend"] is None
+    means = dict(zip(fit["profile"]["labels"], fit["profile"]["means"]))
+    # a level with fewer than 10 rows gets no mean of its own: its 5 rows do not show through
+    assert means["d39"] == 0.0
+    assert all(m != 0.0 for d, m in means.items() if d != "d39")
+    out = _shuffled_span(t, df, "air_time")
+    truth = df.groupby("dest")["air_time"].transform("mean")
+    common = df["dest"] != "d39"
+    # (a raw or a log fit: within 15 % of the level's mean either way)
+    assert np.mean(np.abs(out["air_time"] / truth - 1)[common] < 0.15) > 0.95
+    lost = _shuffled_span(_fit(df, residual_r2=None), df, "air_time")
+    assert np.mean(np.abs(lost["air_time"] / truth - 1)[common] < 0.15) < 0.3
+    pd.testing.assert_series_equal(t.inverse_transform(t.transform(df))["air_time"],
+                                   df["air_time"])
+
+
+def test_a_clock_column_is_encoded_as_minutes_after_another() -> None:
+    df = _routes().drop(columns="air_time")
+    t = _fit(df)
+    fit = next(f for f in t.fits if f["column"] in ("sched_arr_time", "sched_dep_time"))
+    other = ({"sched_arr_time", "sched_dep_time"} - {fit["column"]}).pop()
+    assert fit["space"] == "clock" and fit["clock"]["start"] == other
+    assert fit["profile"]["column"] == "dest"
+    back = t.inverse_transform(t.transform(df))
+    pd.testing.assert_series_equal(back["sched_arr_time"], df["sched_arr_time"])
+    pd.testing.assert_series_equal(back["sched_dep_time"], df["sched_dep_time"])
+
+    def gap(frame: pd.DataFrame) -> np.ndarray:
+        m = lambda c: (frame[c] // 100) * 60 + frame[c] % 100  # noqa: E731
+        return np.mod(m("sched_arr_time") - m("sched_dep_time"), 1440).to_numpy()
+
+    # residuals drawn apart from their rows: still valid clock times, still the destination's
+    # scheduled time (within the +-5 minutes of the real schedules), still on the 5-minute grid
+    out = _shuffled_span(t, df, fit["column"])
+    assert (out[fit["column"]] % 100 < 60).all()
+    want = df["dest"].map(df.assign(g=gap(df)).groupby("dest")["g"].mean()).to_numpy()
+    common = (df["dest"] != "d39").to_numpy()  # 5 rows: no level mean of its own
+    assert np.mean(np.abs(gap(out) - want)[common] <= 10) > 0.95
+    assert np.mean(gap(out) % 5 == 0) > 0.99
+    lost = _shuffled_span(_fit(df, residual_r2=None), df, fit["column"])
+    assert np.mean(np.abs(gap(lost) - want)[common] <= 10) < 0.3

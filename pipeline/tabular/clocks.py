@@ -25,18 +25,18 @@ _PROBE_ROWS = 2000
 _MIN_ROWS = 20
 
 
-def _minutes(hhmm: np.ndarray) -> np.ndarray:
+def clock_minutes(hhmm: np.ndarray) -> np.ndarray:
     return (hhmm // 100) * 60 + hhmm % 100
 
 
 def clock_sum(start: np.ndarray, minutes: np.ndarray, midnight_2400: bool) -> np.ndarray:
     """hh:mm of `start` (hh:mm) plus `minutes`, modulo a day; NaN where either is missing."""
-    total = np.mod(_minutes(start) + minutes, 1440)
+    total = np.mod(clock_minutes(start) + minutes, 1440)
     out = (total // 60) * 100 + total % 60
     return np.where(out == 0, 2400.0, out) if midnight_2400 else out
 
 
-def _is_clock(x: np.ndarray) -> bool:
+def is_clock(x: np.ndarray) -> bool:
     x = x[~np.isnan(x)]
     return bool(len(x) and np.all(x == np.round(x)) and x.min() >= 0 and x.max() <= 2400
                 and np.all(x % 100 < 60) and len(np.unique(x)) >= 60)
@@ -50,7 +50,7 @@ def discover(df: pd.DataFrame, schema: dict[str, Any], taken: set[str]) -> list[
         return []
     values = {c: pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=np.float64) for c in ints}
     ints = [c for c in ints if np.all(np.isnan(values[c]) | (values[c] == np.round(values[c])))]
-    clocks = [c for c in ints if _is_clock(values[c])]
+    clocks = [c for c in ints if is_clock(values[c])]
     idx = np.random.default_rng(0).choice(len(df), min(len(df), _PROBE_ROWS), replace=False)
     rules: list[dict] = []
     used: set[str] = set()

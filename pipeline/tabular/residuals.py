@@ -14,7 +14,9 @@ its real value set (`_cuts`).
 `discover` picks the fits on the training table, for every numeric column: the best one- or
 two-column least-squares fit (raw and log; correlation matrices on a <= 2,000-row probe) and
 the best trend along an ordering key within a group, alone or with one column (R^2 of the
-trend out of fold, on <= 20,000 rows). Fits with R^2 >= `min_r2` are accepted greedily from
+trend out of fold, on <= 20,000 rows), and the best per-level means of one discrete column
+(`trends.profile`, out of fold), alone or with one column; an hh:mm target is also fitted as
+its minutes after another hh:mm column (space "clock"). Fits with R^2 >= `min_r2` are accepted greedily from
 the best while they form no cycle (decoding restores predictors first) and while a residual
 that ignores its predictors still decodes to the column's real marginal (else the fit would
 blur point masses: diamonds `carat` from `y` and `z` lost its peaks at 0.3, 0.5, 1.0).
@@ -32,7 +34,7 @@ import pandas as pd
 from scipy.special import ndtr, ndtri
 from scipy.stats import ks_2samp
 
-from pipeline.tabular import trends
+from pipeline.tabular import clocks, trends
 from pipeline.tabular.values import NumberCodec
 
 _PROBE_ROWS = 2000
@@ -47,6 +49,7 @@ _MIN_DISTINCT = 10  # a target with fewer distinct values is a category in all b
 _PAIR_GAIN = 0.8  # a second predictor must leave <= this share of the unexplained variance
 _TRIM = 0.005
 _MAX_KS = 0.05  # marginal check: a continuous target decoded from shuffled residuals
+_MAX_PROFILES = 12  # discrete columns tried as per-level means on their own
 
 
 @dataclass(frozen=True)
@@ -58,12 +61,13 @@ class _Option:
     key: dict | None = None  # a trend's key (`trends.candidates`)
     group: str | None = None
     run_rows: int = 0
-    profile: str | None = None  # a column whose per-level mean residual adds to the trend
+    profile: str | None = None  # a discrete column whose per-level mean residual adds in
+    start: str | None = None  # space "clock": the hh:mm column the target's minutes follow
 
     @property
     def needs(self) -> tuple[str, ...]:
         return self.sources + (tuple(self.key["columns"]) if self.key else ()) \
-            + ((self.profile,) if self.profile else ())
+            + ((self.profile,) if self.profile else ()) + ((self.start,) if self.start else ())
 
 
 def _numbers(series: pd.Series) -> np.ndarray:
@@ -92,11 +96,13 @@ def discover(df: pd.DataFrame, entries: list[dict], rules: list[dict], min_r2: f
            "shift": {c: _shift(values[c]) for c in cols},
            # normal scores for columns with few distinct values: a fit on them decodes through
            # the column's own CDF, so each value keeps its real share (point masses, lattices)
-           "cdf": {c: _cdf(values[c]) for c in cols if distinct[c] <= exact_values_max}}
+           "cdf": {c: _cdf(values[c]) for c in cols if distinct[c] <= exact_values_max},
+           "clocks": [c for c in cols if clocks.is_clock(values[c])]}
     targets = [c for c in cols if distinct[c] >= _MIN_DISTINCT]
     keys, groups, profiles = trends.candidates(df, entries, recomputed)
     options = _numeric_options(cols, targets, ctx) + _trend_options(
-        df, cols, targets, (keys, groups, profiles), ctx)
+        df, cols, targets, (keys, groups, profiles), ctx) + _profile_options(
+        df, cols, targets, _discrete(df, entries, recomputed), ctx)
     chosen: dict[str, _Option] = {}  # target -> its option; predictors may be targets too
     fitted: dict[str, dict] = {}
     for option in sorted((o for o in options if o.r2 >= min_r2), key=lambda o: -o.r2):
@@ -194,8 +200,9 @@ def _trend_options(df: pd.DataFrame, cols: list[str], targets: list[str],
                 continue
             r2, k, g, m, pred = best
             out.append(_Option(float(r2), target, space, (), k, g, m))
-            plus = _best_addition(y[ok], pred[ok], target, k, cols, _pred_space(space),
-                                  {c: values[c][rows][ok] for c in cols}, median, shift)
+            plus = _best_addition(y[ok], pred[ok], {target, *k["columns"]}, cols,
+                                  _pred_space(space), {c: values[c][rows][ok] for c in cols},
+                                  median, shift)
             if plus is not None and 1.0 - plus[0] <= _PAIR_GAIN * (1.0 - r2):
                 out.append(_Option(plus[0], target, space, (plus[1],), k, g, m))
             # a key column may give the profile (day + hr / 24 as the key, hr's daily cycle)
@@ -227,11 +234,79 @@ def _r2_with(y: np.ndarray, trend: np.ndarray, x: np.ndarray) -> float:
     return float(1.0 - np.mean((y - design @ coef) ** 2) / np.var(y))
 
 
-def _best_addition(y: np.ndarray, trend: np.ndarray, target: str, key: dict, cols: list[str],
+def _discrete(df: pd.DataFrame, entries: list[dict], recomputed: set[str]) -> list[str]:
+    """Columns whose per-level means may predict a target on their own: categorical and
+    boolean columns with 2..MAX_PROFILE_LEVELS levels and integer ones with 2..60 values,
+    with >= 20 rows per level on average; the `_MAX_PROFILES` with the most levels."""
+    found = []
+    for e in entries:
+        if e["name"] in recomputed or e["role"] not in ("categorical", "boolean", "integer"):
+            continue
+        levels = df[e["name"]].nunique()
+        cap = trends.MAX_PROFILE_LEVELS if e["role"] != "integer" else 60
+        if 2 <= levels <= cap and len(df) >= 20 * levels:
+            found.append((-levels, e["name"]))
+    return [name for _, name in sorted(found)][:_MAX_PROFILES]
+
+
+def _profile_options(df: pd.DataFrame, cols: list[str], targets: list[str],
+                     discrete: list[str], ctx: dict) -> list[_Option]:
+    """Per target and space: the best per-level mean of one discrete column (out-of-fold
+    R^2), alone and with the one column that adds most (flights `air_time` by `dest`). An
+    hh:mm target is also fitted as its minutes after another hh:mm column, modulo a day
+    (space "clock": `sched_arr_time` = `sched_dep_time` + the scheduled duration, which the
+    destination nearly fixes); its R^2 is on the target's own minutes."""
+    values, median, shift, cdf = ctx["values"], ctx["median"], ctx["shift"], ctx["cdf"]
+    rows = np.random.default_rng(1).choice(len(df), min(len(df), _TREND_ROWS), replace=False)
+    sample = df.iloc[rows]
+    codes = {p: trends.group_codes(sample[p]) for p in discrete}
+    sub = {c: values[c][rows] for c in cols}
+    out = []
+    for target in targets:
+        spaces = [(space, None, _to_target(sub[target], space, shift[target], cdf.get(target)))
+                  for space in ("raw", "log", "rank")
+                  if (space != "log" or shift[target] is not None)
+                  and (space != "rank" or target in cdf)]
+        if target in ctx["clocks"]:
+            spaces += [("clock", b, _clock_gap(sub[target], sub[b]))
+                       for b in ctx["clocks"] if b != target]
+        for space, start, y in spaces:
+            ok = ~np.isnan(y)
+            if ok.sum() < 100 or np.var(y[ok]) == 0:
+                continue
+            own = clocks.clock_minutes(sub[target][ok]) if start else y[ok]
+            scale = float(np.var(y[ok]) / max(float(np.var(own)), 1e-300))
+            if start:
+                out.append(_Option(1.0 - scale, target, space, (), start=start))
+            best = None
+            for p in discrete:
+                if p != target:
+                    pred, r2 = trends.cross_fitted_profile(codes[p][0], y, len(codes[p][1]))
+                    if best is None or r2 > best[0]:
+                        best = (r2, p, pred)
+            if best is None:
+                continue
+            r2, p, pred = best
+            out.append(_Option(1.0 - (1.0 - r2) * scale, target, space, (), profile=p,
+                               start=start))
+            plus = _best_addition(y[ok], pred[ok], {target, p, start}, cols, _pred_space(space),
+                                  {c: sub[c][ok] for c in cols}, median, shift)
+            if plus is not None and 1.0 - plus[0] <= _PAIR_GAIN * (1.0 - r2):
+                out.append(_Option(1.0 - (1.0 - plus[0]) * scale, target, space, (plus[1],),
+                                   profile=p, start=start))
+    return out
+
+
+def _clock_gap(target: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Minutes from hh:mm `start` to hh:mm `target`, modulo a day (NaN where either is)."""
+    return np.mod(clocks.clock_minutes(target) - clocks.clock_minutes(start), 1440.0)
+
+
+def _best_addition(y: np.ndarray, trend: np.ndarray, exclude: set, cols: list[str],
                    space: str, values: dict, median: dict, shift: dict) -> tuple | None:
     best = None
     for c in cols:
-        if c == target or c in key["columns"] or (space == "log" and shift[c] is None):
+        if c in exclude or (space == "log" and shift[c] is None):
             continue
         x = _forward_values(np.where(np.isnan(values[c]), median[c], values[c]), space,
                             shift[c])
@@ -282,8 +357,8 @@ def _forward_values(x: np.ndarray, space: str, shift: float | None) -> np.ndarra
 
 
 def _pred_space(space: str) -> str:
-    """Predictors of a normal-score target enter on their own scale."""
-    return "raw" if space == "rank" else space
+    """Predictors of a normal-score or clock target enter on their own scale."""
+    return "raw" if space in ("rank", "clock") else space
 
 
 def _cdf(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -316,12 +391,16 @@ def _fit(df: pd.DataFrame, entry: dict, option: _Option, ctx: dict,
     fit = {"column": target, "space": space, "sources": sources,
            "fill": [median[p] for p in sources],
            "shifts": [shift[p] or 0.0 for p in sources] + [shift[target] or 0.0],
-           "trend": None, "r2": round(option.r2, 6)}
+           "trend": None, "profile": None, "clock": None, "r2": round(option.r2, 6)}
     if space == "rank":
         vals, cum = ctx["cdf"][target]
         fit["cdf"] = [vals.tolist(), cum.tolist()]
-    ty = _to_target(y, space, fit["shifts"][-1], fit.get("cdf"))
+    if space == "clock":
+        fit["clock"] = {"start": option.start, "fill": median[option.start],
+                        "midnight_2400": bool(np.any(y == 2400) and not np.any(y == 0))}
+    ty = _target_of(df, fit)
     design = _design(df, fit)
+    columns = []
     if option.key:
         key = trends.key_values(df, option.key)
         code, labels = trends.group_of(df, option.group)
@@ -329,32 +408,45 @@ def _fit(df: pd.DataFrame, entry: dict, option: _Option, ctx: dict,
                         # runs of 2 m rows: the key span that m rows of one fold validated
                         **trends.fit(key[ok], code[ok], ty[ok], len(labels),
                                      2 * option.run_rows),
-                        "profile": None}
+                        }
         oof = np.empty(len(df))
         fold = np.random.default_rng(2).random(len(df)) < 0.5
         for f in (True, False):
             part = trends.fit(key[ok & (fold == f)], code[ok & (fold == f)],
                               ty[ok & (fold == f)], len(labels), option.run_rows)
             oof[fold != f] = trends.predict(part, key[fold != f], code[fold != f])
-        columns = [oof]
-        if option.profile:
-            pcode, plabels = trends.group_codes(df[option.profile])
-            means = trends.profile(np.where(ok, pcode, -1), ty - oof, len(plabels))
-            fit["trend"]["profile"] = {"column": option.profile, "labels": plabels,
-                                       "means": means.tolist()}
-            columns.append(_profile_values(fit["trend"]["profile"], df))
-        design = np.column_stack(columns + [design])
-    design = design[ok]
+        columns.append(oof)
+        base = oof
+    else:  # the per-level means are those of the residual after the columns
+        coef, *_ = np.linalg.lstsq(design[ok], ty[ok], rcond=None)
+        base = design @ coef
+    if option.profile:
+        pcode, plabels = trends.group_codes(df[option.profile])
+        means = trends.profile(np.where(ok, pcode, -1), ty - base, len(plabels))
+        fit["profile"] = {"column": option.profile, "labels": plabels, "means": means.tolist()}
+        columns.append(_profile_values(fit["profile"], df))
+    design = np.column_stack(columns + [design])[ok]
     design[:, :-1] = np.apply_along_axis(_winsorised, 0, design[:, :-1])
     coef, *_ = np.linalg.lstsq(design, _winsorised(ty[ok]), rcond=None)
-    distinct = np.unique(y[ok])
+    decoded = ty[ok] if space == "clock" else y[ok]  # what the residual decodes to
+    distinct = np.unique(decoded)
     fit.update(coef=[float(v) for v in coef],
                codec=NumberCodec.fit(df[target], entry["role"], entry["dtype"]).to_dict(),
                has_missing=bool(float(entry.get("missing_rate") or 0.0) > 0 or not ok.all()),
                values=None, cuts=None)
     if len(distinct) <= exact_values_max and space != "rank":
-        fit.update(values=distinct.tolist(), cuts=_cuts(distinct, y[ok]).tolist())
+        fit.update(values=distinct.tolist(), cuts=_cuts(distinct, decoded).tolist())
     return fit
+
+
+def _target_of(frame: pd.DataFrame, fit: dict) -> np.ndarray:
+    """The fitted quantity: the target in its space (a clock target: minutes after its
+    start column, a missing start counting as the start's median)."""
+    y = _numbers(frame[fit["column"]])
+    if fit["space"] == "clock":
+        start = _numbers(frame[fit["clock"]["start"]])
+        return _clock_gap(y, np.where(np.isnan(start), fit["clock"]["fill"], start))
+    return _to_target(y, fit["space"], fit["shifts"][-1], fit.get("cdf"))
 
 
 def _cuts(distinct: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -387,15 +479,14 @@ def _design(frame: pd.DataFrame, fit: dict) -> np.ndarray:
 
 
 def _prediction(frame: pd.DataFrame, fit: dict) -> np.ndarray:
-    design = _design(frame, fit)
+    columns = []
     trend = fit["trend"]
     if trend:
         code = trends.group_of(frame, trend["group"], trend["labels"])[0]
-        columns = [trends.predict(trend, trends.key_values(frame, trend["key"]), code)]
-        if trend["profile"]:
-            columns.append(_profile_values(trend["profile"], frame))
-        design = np.column_stack(columns + [design])
-    return design @ np.asarray(fit["coef"])
+        columns.append(trends.predict(trend, trends.key_values(frame, trend["key"]), code))
+    if fit["profile"]:
+        columns.append(_profile_values(fit["profile"], frame))
+    return np.column_stack(columns + [_design(frame, fit)]) @ np.asarray(fit["coef"])
 
 
 def _profile_values(profile: dict, frame: pd.DataFrame) -> np.ndarray:
@@ -436,8 +527,7 @@ def forward(df: pd.DataFrame, fits: list[dict]) -> pd.DataFrame:
         return df
     out = df.copy()
     for fit in fits:
-        ty = _to_target(_numbers(df[fit["column"]]), fit["space"], fit["shifts"][-1],
-                        fit.get("cdf"))
+        ty = _target_of(df, fit)
         out[fit["column"]] = pd.Series(ty - _prediction(df, fit), index=df.index,
                                        name=fit["column"])
     return out
@@ -457,6 +547,10 @@ def restore(frame: pd.DataFrame, fits: list[dict]) -> pd.DataFrame:
             v = vals[np.minimum(np.searchsorted(cum, ndtr(v)), len(vals) - 1)]
         elif fit["values"] is not None:
             v = np.asarray(fit["values"])[np.searchsorted(np.asarray(fit["cuts"]), v)]
+        if fit["space"] == "clock":
+            start = _numbers(frame[fit["clock"]["start"]])
+            v = clocks.clock_sum(np.where(np.isnan(start), fit["clock"]["fill"], start),
+                                 np.round(v), fit["clock"]["midnight_2400"])
         codec = NumberCodec.from_dict(fit["codec"])
         frame[fit["column"]] = codec.from_float(
             v, missing if fit["has_missing"] else None).values
@@ -473,11 +567,13 @@ def entries(schema_entries: list[dict], fits: list[dict]) -> list[dict]:
 def describe(fit: dict) -> str:
     f = "log " if fit["space"] == "log" else ""
     parts = [f + s for s in fit["sources"]]
+    if fit.get("profile"):
+        parts.insert(0, f"profile({fit['profile']['column']})")
     if fit.get("trend"):
         t = fit["trend"]
         group = f" | {t['group']}" if t["group"] else ""
-        profile = f" + profile({t['profile']['column']})" if t.get("profile") else ""
-        parts.insert(0, f"trend({trends.key_name(t['key'])}{group}, {t['run_rows']}-row runs)"
-                     + profile)
+        parts.insert(0, f"trend({trends.key_name(t['key'])}{group}, {t['run_rows']}-row runs)")
+    if fit.get("clock"):
+        parts.insert(0, f"clock({fit['clock']['start']})")
     return (f"{fit['column']} ~ {' + '.join(parts)} ({fit['space']}, R^2 {fit['r2']:.4f}; "
             f"encoded as the residual)")

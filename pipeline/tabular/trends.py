@@ -26,6 +26,8 @@ _FINE_PER_KEY = 3
 _MAX_KEYS = 6
 _REFINED_KEYS = 2
 _MAX_GROUPS_TRIED = 3
+MIN_LEVEL_ROWS = 10
+MAX_PROFILE_LEVELS = 1000  # a profile on its own: per-level means of a column with this many levels
 
 
 def key_values(frame: pd.DataFrame, key: dict) -> np.ndarray:
@@ -175,11 +177,27 @@ def _grid_share(series: pd.Series) -> float:
 
 
 def profile(code: np.ndarray, residual: np.ndarray, n_levels: int) -> np.ndarray:
-    """Mean residual per level (0 for a level without rows)."""
+    """Mean residual per level; 0 for a level with fewer than `MIN_LEVEL_ROWS` rows (a
+    level's mean is never a copy of a handful of rows: flights' rare destinations)."""
     ok = (code >= 0) & ~np.isnan(residual)
     count = np.bincount(code[ok], minlength=n_levels)
     total = np.bincount(code[ok], residual[ok], minlength=n_levels)
-    return np.where(count > 0, total / np.maximum(count, 1), 0.0)
+    return np.where(count >= MIN_LEVEL_ROWS, total / np.maximum(count, 1), 0.0)
+
+
+def cross_fitted_profile(code: np.ndarray, y: np.ndarray, n_levels: int,
+                         seed: int = 0) -> tuple[np.ndarray, float]:
+    """(two-fold out-of-fold per-level mean of y per row, its R^2)."""
+    ok = ~np.isnan(y)
+    fold = np.random.default_rng(seed).random(len(y)) < 0.5
+    pred = np.empty(len(y))
+    for f in (True, False):
+        part = ok & (fold == f)
+        centre = float(np.mean(y[part])) if part.any() else 0.0
+        means = profile(np.where(part, code, -1), y - centre, n_levels)
+        pred[fold != f] = centre + means[np.maximum(code[fold != f], 0)] * (code[fold != f] >= 0)
+    r2 = 1.0 - np.mean((y[ok] - pred[ok]) ** 2) / max(float(np.var(y[ok])), 1e-300)
+    return pred, float(r2)
 
 
 def _key(columns: list[str]) -> dict:
