@@ -16,8 +16,9 @@ two-column least-squares fit (raw and log; correlation matrices on a <= 2,000-ro
 the best trend along an ordering key within a group, alone or with one column (R^2 of the
 trend out of fold, on <= 20,000 rows), and the best per-level means of one discrete column
 (`trends.profile`, out of fold), alone or with one column; an hh:mm target is also fitted as
-its minutes after another hh:mm column (space "clock"). Fits with R^2 >= `min_r2` are accepted greedily from
-the best while they form no cycle (decoding restores predictors first) and while a residual
+its minutes after another hh:mm column (space "clock"). Fits with R^2 >= `min_r2` are
+accepted greedily from the best while they form no cycle (decoding restores predictors
+first) and while a residual
 that ignores its predictors still decodes to the column's real marginal (else the fit would
 blur point masses: diamonds `carat` from `y` and `z` lost its peaks at 0.3, 0.5, 1.0).
 Columns an exact rule recomputes (`constraints.py`) take no part. Predictors' missing values
@@ -98,11 +99,14 @@ def discover(df: pd.DataFrame, entries: list[dict], rules: list[dict], min_r2: f
            # the column's own CDF, so each value keeps its real share (point masses, lattices)
            "cdf": {c: _cdf(values[c]) for c in cols if distinct[c] <= exact_values_max},
            "clocks": [c for c in cols if clocks.is_clock(values[c])]}
+    # the rows on which trends and level means are searched (the same for both)
+    rows = np.random.default_rng(1).choice(len(df), min(len(df), _TREND_ROWS), replace=False)
+    ctx.update(sample=df.iloc[rows], sub={c: values[c][rows] for c in cols})
     targets = [c for c in cols if distinct[c] >= _MIN_DISTINCT]
     keys, groups, profiles = trends.candidates(df, entries, recomputed)
     options = _numeric_options(cols, targets, ctx) + _trend_options(
-        df, cols, targets, (keys, groups, profiles), ctx) + _profile_options(
-        df, cols, targets, _discrete(df, entries, recomputed), ctx)
+        cols, targets, (keys, groups, profiles), ctx) + _profile_options(
+        cols, targets, _discrete(df, entries, recomputed), ctx)
     chosen: dict[str, _Option] = {}  # target -> its option; predictors may be targets too
     fitted: dict[str, dict] = {}
     for option in sorted((o for o in options if o.r2 >= min_r2), key=lambda o: -o.r2):
@@ -165,16 +169,15 @@ def _correlation_fits(z: np.ndarray, t: int, preds: list[int]) -> list[tuple[flo
     return best
 
 
-def _trend_options(df: pd.DataFrame, cols: list[str], targets: list[str],
-                   candidates: tuple[list, list, list], ctx: dict) -> list[_Option]:
+def _trend_options(cols: list[str], targets: list[str], candidates: tuple[list, list, list],
+                   ctx: dict) -> list[_Option]:
     """Per target and space: the best trend (key, group, run length; out-of-fold R^2), and
     that trend with the one column or per-level profile that adds most."""
     keys, groups, profiles = candidates
     if not keys:
         return []
-    values, median, shift, cdf = ctx["values"], ctx["median"], ctx["shift"], ctx["cdf"]
-    rows = np.random.default_rng(1).choice(len(df), min(len(df), _TREND_ROWS), replace=False)
-    sample = df.iloc[rows]
+    median, shift, cdf = ctx["median"], ctx["shift"], ctx["cdf"]
+    sample, sub = ctx["sample"], ctx["sub"]
     key_x = [trends.key_values(sample, k) for k in keys]
     codes = {g: trends.group_of(sample, g) for g in set(groups) | set(profiles)}
     out = []
@@ -183,7 +186,7 @@ def _trend_options(df: pd.DataFrame, cols: list[str], targets: list[str],
             if (space == "log" and shift[target] is None) or (space == "rank"
                                                                 and target not in cdf):
                 continue
-            y = _to_target(values[target][rows], space, shift[target], cdf.get(target))
+            y = _to_target(sub[target], space, shift[target], cdf.get(target))
             ok = ~np.isnan(y)
             if ok.sum() < 100 or np.var(y[ok]) == 0:
                 continue
@@ -201,7 +204,7 @@ def _trend_options(df: pd.DataFrame, cols: list[str], targets: list[str],
             r2, k, g, m, pred = best
             out.append(_Option(float(r2), target, space, (), k, g, m))
             plus = _best_addition(y[ok], pred[ok], {target, *k["columns"]}, cols,
-                                  _pred_space(space), {c: values[c][rows][ok] for c in cols},
+                                  _pred_space(space), {c: sub[c][ok] for c in cols},
                                   median, shift)
             if plus is not None and 1.0 - plus[0] <= _PAIR_GAIN * (1.0 - r2):
                 out.append(_Option(plus[0], target, space, (plus[1],), k, g, m))
@@ -249,18 +252,15 @@ def _discrete(df: pd.DataFrame, entries: list[dict], recomputed: set[str]) -> li
     return [name for _, name in sorted(found)][:_MAX_PROFILES]
 
 
-def _profile_options(df: pd.DataFrame, cols: list[str], targets: list[str],
-                     discrete: list[str], ctx: dict) -> list[_Option]:
+def _profile_options(cols: list[str], targets: list[str], discrete: list[str],
+                     ctx: dict) -> list[_Option]:
     """Per target and space: the best per-level mean of one discrete column (out-of-fold
     R^2), alone and with the one column that adds most (flights `air_time` by `dest`). An
     hh:mm target is also fitted as its minutes after another hh:mm column, modulo a day
     (space "clock": `sched_arr_time` = `sched_dep_time` + the scheduled duration, which the
     destination nearly fixes); its R^2 is on the target's own minutes."""
-    values, median, shift, cdf = ctx["values"], ctx["median"], ctx["shift"], ctx["cdf"]
-    rows = np.random.default_rng(1).choice(len(df), min(len(df), _TREND_ROWS), replace=False)
-    sample = df.iloc[rows]
-    codes = {p: trends.group_codes(sample[p]) for p in discrete}
-    sub = {c: values[c][rows] for c in cols}
+    median, shift, cdf, sub = ctx["median"], ctx["shift"], ctx["cdf"], ctx["sub"]
+    codes = {p: trends.group_codes(ctx["sample"][p]) for p in discrete}
     out = []
     for target in targets:
         spaces = [(space, None, _to_target(sub[target], space, shift[target], cdf.get(target)))
@@ -407,8 +407,7 @@ def _fit(df: pd.DataFrame, entry: dict, option: _Option, ctx: dict,
         fit["trend"] = {"key": option.key, "group": option.group, "labels": labels,
                         # runs of 2 m rows: the key span that m rows of one fold validated
                         **trends.fit(key[ok], code[ok], ty[ok], len(labels),
-                                     2 * option.run_rows),
-                        }
+                                     2 * option.run_rows)}
         oof = np.empty(len(df))
         fold = np.random.default_rng(2).random(len(df)) < 0.5
         for f in (True, False):
@@ -416,11 +415,8 @@ def _fit(df: pd.DataFrame, entry: dict, option: _Option, ctx: dict,
                               ty[ok & (fold == f)], len(labels), option.run_rows)
             oof[fold != f] = trends.predict(part, key[fold != f], code[fold != f])
         columns.append(oof)
-        base = oof
-    else:  # the per-level means are those of the residual after the columns
-        coef, *_ = np.linalg.lstsq(design[ok], ty[ok], rcond=None)
-        base = design @ coef
-    if option.profile:
+    if option.profile:  # means of the residual after the trend, or after the columns
+        base = oof if option.key else design @ np.linalg.lstsq(design[ok], ty[ok], rcond=None)[0]
         pcode, plabels = trends.group_codes(df[option.profile])
         means = trends.profile(np.where(ok, pcode, -1), ty - base, len(plabels))
         fit["profile"] = {"column": option.profile, "labels": plabels, "means": means.tolist()}
