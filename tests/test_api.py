@@ -107,24 +107,24 @@ def test_augment_modes(fitted) -> None:
         fitted.augment(real, mode="triple", target="colour")
 
 
-def test_checkpoint_from_before_the_condition_rate_buffer_still_loads(fitted, tmp_path) -> None:
-    """A checkpoint written before `sampler.gen_bias` existed loads with it zeroed (its old
-    behaviour): same rows as the model with the buffer zeroed; any other missing key is still
-    a one-line error."""
+def test_checkpoint_from_the_mlp_refiner_era_or_missing_a_weight_is_refused(fitted,
+                                                                            tmp_path) -> None:
+    """A version-1 checkpoint (an MLP refiner's weights) is refused with a "retrain" line; a
+    checkpoint missing a weight is a one-line "does not match" error; the intact one loads
+    and samples the same rows."""
     import torch
 
     from pipeline.errors import UserError
 
     fitted.save(tmp_path / "m.ckpt")
+    pd.testing.assert_frame_equal(pipeline.Synthesizer.load(tmp_path / "m.ckpt").sample(
+        80, seed=4), fitted.sample(80, seed=4), check_exact=True)
     ckpt = torch.load(tmp_path / "m.ckpt", weights_only=True)
-    del ckpt["state_dict"]["sampler.gen_bias"]
+    ckpt["synth"]["schema_version"] = 1
     torch.save(ckpt, tmp_path / "old.ckpt")
-    old = pipeline.Synthesizer.load(tmp_path / "old.ckpt")
-    assert not old._model.sampler.gen_bias.any()
-    zeroed = pipeline.Synthesizer.load(tmp_path / "m.ckpt")
-    zeroed._model.sampler.gen_bias.zero_()
-    pd.testing.assert_frame_equal(old.sample(80, seed=4), zeroed.sample(80, seed=4),
-                                  check_exact=True)
+    with pytest.raises(UserError, match="schema_version 1.*retrain"):
+        pipeline.Synthesizer.load(tmp_path / "old.ckpt")
+    ckpt["synth"]["schema_version"] = 2
     del ckpt["state_dict"]["cal_bias"]
     torch.save(ckpt, tmp_path / "broken.ckpt")
     with pytest.raises(UserError, match="does not match model"):

@@ -16,11 +16,9 @@ import torch
 
 from pipeline.errors import UserError
 
-SCHEMA_VERSION = 1
-# Buffers added after SCHEMA_VERSION 1 shipped, whose zero value is the old behaviour: a
-# checkpoint without one loads with it zeroed (sampler.gen_bias: condition rates re-fitted
-# through the refiner, 2026-12-01 evening).
-_ZERO_DEFAULT_BUFFERS = ("sampler.gen_bias",)
+# 2: the density-ratio refiner became boosted trees (`refine.py`); version-1 checkpoints
+# hold an MLP refiner's weights and are refused with a "retrain" message.
+SCHEMA_VERSION = 2
 
 
 def synth_meta(model_name: str, schema: dict, transformer: dict, train: dict,
@@ -64,12 +62,7 @@ def build_model(ckpt: dict[str, Any], path: str | Path = "checkpoint"):
     hparams["compile"] = False  # generation never needs the compiled generator
     try:
         model = MODELS[name](**hparams)
-        state = dict(ckpt["state_dict"])
-        own = model.state_dict()
-        for key in _ZERO_DEFAULT_BUFFERS:
-            if key in own and key not in state:
-                state[key] = torch.zeros_like(own[key])
-        model.load_state_dict(state)
+        model.load_state_dict(dict(ckpt["state_dict"]))
     except (TypeError, RuntimeError, KeyError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise UserError(f"{path} does not match model {name!r}: {first}") from None

@@ -74,7 +74,7 @@ class CTGANModule(pl.LightningModule):
         self.register_buffer("cal_on", torch.zeros((), dtype=torch.bool))
         # Density-ratio refinement of generated rows (`refine.py`), fitted by `refine` after
         # calibration; off until fitted.
-        self.refiner = Refiner(self.data_dim)
+        self.refiner = Refiner()
         # The refiner moves marginals: a second scalar map (refined rows' quantiles -> real)
         # applied after it, fitted with the one-hot offsets by `refine`.
         self.register_buffer("ref_gen", torch.zeros(n_scalar, calibration_knots))
