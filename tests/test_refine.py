@@ -110,7 +110,8 @@ def test_refined_rows_keep_the_real_rates_of_the_only_discrete_column() -> None:
     logit offsets cannot move its rates, and the refiner keeps some categories' rows more
     often than others (here a and b, whose x sits in two narrow modes, are drawn worse than
     c and d). The condition rates re-fitted through the refiner (`gen_bias`) bring them back:
-    TV 0.038 -> 0.004 on this table."""
+    TV 0.046 -> 0.010 on this table
+    (60,000 rows: the rates' own sampling noise is ~0.003)."""
     rng = np.random.default_rng(0)
     n = 3000
     g = rng.choice(list("abcd"), n, p=[0.4, 0.3, 0.2, 0.1])
@@ -120,7 +121,7 @@ def test_refined_rows_keep_the_real_rates_of_the_only_discrete_column() -> None:
     x = np.where(np.isin(g, ["a", "b"]),
                  2 * np.sign(rng.normal(size=n)) + 0.05 * rng.normal(size=n), rng.normal(size=n))
     df = pd.DataFrame({"g": g, "y": y, "x": x})
-    tiny = dict(steps=300, batch_size=200, pac=10, embedding_dim=16, generator_dims=[32, 32],
+    tiny = dict(steps=150, batch_size=200, pac=10, embedding_dim=16, generator_dims=[32, 32],
                 discriminator_dims=[32, 32], accelerator="cpu", seed=1)
     # residual encoding off: y ~ trend(x | g) would leave the refiner little to correct
     synth = pipeline.Synthesizer(**tiny, transform={"residual_r2": None}).fit(df)
@@ -132,6 +133,6 @@ def test_refined_rows_keep_the_real_rates_of_the_only_discrete_column() -> None:
         got = rows["g"].value_counts(normalize=True).reindex(real.index).fillna(0.0)
         return 0.5 * float((got - real).abs().sum())
 
-    fitted = tv(synth.sample(20000, seed=5))
+    fitted = tv(synth.sample(60000, seed=5))
     sampler.gen_bias.zero_()
-    assert fitted < 0.01 and tv(synth.sample(20000, seed=5)) > 2 * fitted
+    assert fitted < 0.015 and tv(synth.sample(60000, seed=5)) > 3 * fitted
