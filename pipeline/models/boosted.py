@@ -49,21 +49,20 @@ class BoostedTrees(nn.Module):
     def depth(self) -> int:
         return int(self.leaf.shape[1]).bit_length() - 1
 
-    def fit(self, x: Tensor, y: Tensor, weight: Tensor, seed: int, *, max_iter: int,
-            learning_rate: float, max_depth: int, min_samples_leaf: int,
-            threads: int) -> None:
-        """Fit on rows `x` with 0/1 labels `y` and sample weights (early stopping on a
-        stratified 15 % of the rows), then load the trees into this module's buffers."""
+    def fit(self, x: Tensor, y: Tensor, seed: int, *, max_iter: int, learning_rate: float,
+            max_depth: int, min_samples_leaf: int, threads: int) -> None:
+        """Fit on rows `x` with 0/1 labels `y`, the two classes weighing the same whatever
+        their sizes (early stopping on a stratified 15 % of the rows), then load the trees
+        into this module's buffers."""
         from sklearn.ensemble import HistGradientBoostingClassifier
 
         clf = HistGradientBoostingClassifier(
             max_iter=max_iter, learning_rate=learning_rate, max_depth=max_depth,
-            min_samples_leaf=min_samples_leaf,
+            min_samples_leaf=min_samples_leaf, class_weight="balanced",
             early_stopping=True, validation_fraction=0.15, n_iter_no_change=10,
             random_state=int(seed))
         with threadpool_limits(limits=max(1, threads), user_api="openmp"):
-            clf.fit(x.detach().cpu().double().numpy(), y.cpu().numpy(),
-                    sample_weight=weight.cpu().double().numpy())
+            clf.fit(x.detach().cpu().double().numpy(), y.cpu().numpy())
         self._load_booster(clf, x.device)
 
     def _load_booster(self, clf, device: torch.device) -> None:

@@ -79,10 +79,8 @@ class Refiner(nn.Module):
         (r_fit, r_val), (f_fit, f_val) = _split(real, gen), _split(fake, gen)
         x = torch.cat([r_fit, f_fit])
         y = torch.cat([torch.ones(len(r_fit)), torch.zeros(len(f_fit))])
-        # each class weighs half: the log-odds then estimate the density ratio
-        weight = torch.cat([torch.full((len(r_fit),), 0.5 / len(r_fit)),
-                            torch.full((len(f_fit),), 0.5 / len(f_fit))]) * len(y)
-        self.trees.fit(x, y, weight, seed, max_iter=_MAX_TREES, learning_rate=_LEARNING_RATE,
+        # the classes weigh the same: the log-odds then estimate the density ratio
+        self.trees.fit(x, y, seed, max_iter=_MAX_TREES, learning_rate=_LEARNING_RATE,
                        max_depth=_MAX_DEPTH, min_samples_leaf=_MIN_LEAF,
                        threads=torch.get_num_threads())
         with torch.no_grad():
