@@ -107,9 +107,9 @@ def test_augment_modes(fitted) -> None:
         fitted.augment(real, mode="triple", target="colour")
 
 
-def test_checkpoint_from_the_mlp_refiner_era_or_missing_a_weight_is_refused(fitted,
-                                                                            tmp_path) -> None:
-    """A version-1 checkpoint (an MLP refiner's weights) is refused with a "retrain" line; a
+def test_checkpoint_from_an_older_schema_or_missing_a_weight_is_refused(fitted,
+                                                                       tmp_path) -> None:
+    """A version-2 checkpoint (trees without decode snapping) is refused with a "retrain" line; a
     checkpoint missing a weight is a one-line "does not match" error; the intact one loads
     and samples the same rows."""
     import torch
@@ -120,11 +120,11 @@ def test_checkpoint_from_the_mlp_refiner_era_or_missing_a_weight_is_refused(fitt
     pd.testing.assert_frame_equal(pipeline.Synthesizer.load(tmp_path / "m.ckpt").sample(
         80, seed=4), fitted.sample(80, seed=4), check_exact=True)
     ckpt = torch.load(tmp_path / "m.ckpt", weights_only=True)
-    ckpt["synth"]["schema_version"] = 1
-    torch.save(ckpt, tmp_path / "old.ckpt")
-    with pytest.raises(UserError, match="schema_version 1.*retrain"):
-        pipeline.Synthesizer.load(tmp_path / "old.ckpt")
     ckpt["synth"]["schema_version"] = 2
+    torch.save(ckpt, tmp_path / "old.ckpt")
+    with pytest.raises(UserError, match="schema_version 2.*retrain"):
+        pipeline.Synthesizer.load(tmp_path / "old.ckpt")
+    ckpt["synth"]["schema_version"] = 3
     del ckpt["state_dict"]["cal_bias"]
     torch.save(ckpt, tmp_path / "broken.ckpt")
     with pytest.raises(UserError, match="does not match model"):

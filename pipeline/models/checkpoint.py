@@ -16,9 +16,10 @@ import torch
 
 from pipeline.errors import UserError
 
-# 2: the density-ratio refiner became boosted trees (`refine.py`); version-1 checkpoints
-# hold an MLP refiner's weights and are refused with a "retrain" message.
-SCHEMA_VERSION = 2
+# 2: the density-ratio refiner became boosted trees (`refine.py`); 3: its trees read rows
+# through decode snapping (`snap.py`), whose tables a version-2 checkpoint lacks. Older
+# checkpoints are refused with a "retrain" message.
+SCHEMA_VERSION = 3
 
 
 def synth_meta(model_name: str, schema: dict, transformer: dict, train: dict,

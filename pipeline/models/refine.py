@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from pipeline.models.boosted import BoostedTrees
+from pipeline.models.snap import DecodeSnap
 
 logger = logging.getLogger(__name__)
 
@@ -56,19 +57,22 @@ class Refiner(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
+        self.snap = DecodeSnap()  # rows that decode alike score alike
         self.trees = BoostedTrees()
         self.register_buffer("log_cap", torch.zeros(()))
         self.register_buffer("on", torch.zeros((), dtype=torch.bool))
         self.register_buffer("auc", torch.zeros(()))
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.trees(x)
+        return self.trees(self.snap(x))
 
     def fit(self, real: Tensor, draw: Callable[[int], Tensor], seed: int,
-            max_draws: float) -> None:
+            max_draws: float, ties: list[dict] | None = None) -> None:
         """Fit on `real` (training matrix) against rows from `draw(n)`; a fifth of each is
-        held out to measure the AUC and set the cap on held-out generated rows."""
+        held out to measure the AUC and set the cap on held-out generated rows. `ties`
+        (`TableTransformer.tie_tables`): the scalars snapped to their decoded values."""
         self.on.fill_(False)
+        self.snap.set(ties or [])
         if real.shape[0] < _MIN_ROWS:
             logger.info("refine: %d training rows < %d; refinement off", real.shape[0],
                         _MIN_ROWS)
@@ -80,7 +84,7 @@ class Refiner(nn.Module):
         x = torch.cat([r_fit, f_fit])
         y = torch.cat([torch.ones(len(r_fit)), torch.zeros(len(f_fit))])
         # the classes weigh the same: the log-odds then estimate the density ratio
-        self.trees.fit(x, y, seed, max_iter=_MAX_TREES, learning_rate=_LEARNING_RATE,
+        self.trees.fit(self.snap(x), y, seed, max_iter=_MAX_TREES, learning_rate=_LEARNING_RATE,
                        max_depth=_MAX_DEPTH, min_samples_leaf=_MIN_LEAF,
                        threads=torch.get_num_threads())
         with torch.no_grad():

@@ -90,7 +90,8 @@ def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: Trai
         logger.info("calibrated marginals in %.2fs", time.perf_counter() - t0)
     if train.refine_draws is not None:
         t0 = time.perf_counter()
-        model.refine(seed=seed, max_draws=train.refine_draws)
+        model.refine(seed=seed, max_draws=train.refine_draws,
+                     ties=transformer.tie_tables())
         logger.info("fitted the density-ratio refiner in %.2fs", time.perf_counter() - t0)
     if model_path is not None:
         save_checkpoint(trainer, Path(model_path))

@@ -201,6 +201,23 @@ class QuantileScaler:
         u = np.clip(lo + jitter * (hi - lo), _U_MIN, 1.0 - _U_MIN)
         return np.clip(ndtri(u) / 4.0, -1.0, 1.0)
 
+    def tie_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """Which scalars decode alike: `edges` (K, increasing, in scalar units) and `ranks`
+        (K + 1) such that ranks[searchsorted(edges, s, side="left")] is equal for two scalars
+        exactly when they decode to the same value (step columns), or to values of one knot
+        interval or one point mass (linear columns, <= 1000 knot intervals: finer than a
+        histogram booster's 255 bins), and increases with the decoded value."""
+        f = np.asarray(self.cdf, dtype=np.float64)
+        edges = ndtri(np.clip(f, 0.0, 1.0)) / 4.0  # cdf 1 -> +inf: the last value's step
+        if self.step:
+            return edges.astype(np.float32), np.arange(len(f) + 1, dtype=np.float32)
+        # interval k = (edges[k-1], edges[k]]; 0 and K hold the clipped extremes. Intervals
+        # between equal knots (a point mass) and their neighbours at that value share a rank.
+        v = np.asarray(self.values, dtype=np.float64)
+        flat = np.concatenate([[True], v[1:] == v[:-1], [True]])
+        step = np.concatenate([[0], ~(flat[1:] & flat[:-1])]).astype(np.float32)
+        return edges.astype(np.float32), np.cumsum(step)
+
     def decode(self, scalar: np.ndarray) -> np.ndarray:
         u = ndtr(4.0 * np.clip(scalar, -1.0, 1.0))
         v, f = np.asarray(self.values), np.asarray(self.cdf)

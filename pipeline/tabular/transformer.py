@@ -23,6 +23,7 @@ from pipeline.config import TransformParams
 from pipeline.errors import UserError
 from pipeline.tabular import constraints, residuals
 from pipeline.tabular.categorical import CategoricalEncoder
+from pipeline.tabular.numeric import QuantileScaler
 from pipeline.tabular.columns import (CODECS, ConstantColumn, DiscreteCodec, IdColumn,
                                       NumericColumn)
 from pipeline.tabular.spans import (DiscreteColumn, Span, discrete_to_list, spans_to_list,
@@ -144,6 +145,17 @@ class TableTransformer:
         if self.rules:
             constraints.apply(frame, self.rules, {c.name: c for c in self.codecs}, rng)
         return frame
+
+    def tie_tables(self) -> list[dict]:
+        """Per quantile-encoded scalar: its matrix column, its missing-flag column (-1: none)
+        and `QuantileScaler.tie_table`'s edges / ranks (`pipeline/models/snap.py`)."""
+        out = []
+        for codec, sl in zip(self.codecs, self._slices):
+            if isinstance(codec, NumericColumn) and isinstance(codec.encoder, QuantileScaler):
+                edges, ranks = codec.encoder.tie_table()
+                out.append({"column": sl.start, "missing": sl.stop - 1 if codec.has_missing
+                            else -1, "edges": edges, "ranks": ranks})
+        return out
 
     @property
     def has_order_rules(self) -> bool:
