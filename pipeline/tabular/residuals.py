@@ -12,7 +12,9 @@ the values are non-negative, the GAN only learns a small correction, and decodin
 its real value set (`_cuts`).
 
 `discover` picks the fits on the training table, for every numeric column: the best one- or
-two-column least-squares fit (raw and log; correlation matrices on a <= 2,000-row probe) and
+two-column least-squares fit (raw, log, and "logt": a log target on raw predictors, the
+exponential relations such as relative humidity from temperature and dew point, nyc_weather
+R^2 0.994 against 0.963 raw; correlation matrices on a <= 2,000-row probe) and
 the best trend along an ordering key within a group, alone or with one column (R^2 of the
 trend out of fold, on <= 20,000 rows), and the best per-level means of one discrete column
 (`trends.profile`, out of fold), alone or with one column; an hh:mm target is also fitted as
@@ -126,7 +128,7 @@ def _numeric_options(cols: list[str], targets: list[str], ctx: dict) -> list[_Op
     cdf = ctx["cdf"]
     probe = np.random.default_rng(0).choice(n, min(n, _PROBE_ROWS), replace=False)
     out = []
-    for space in ("raw", "log", "rank"):
+    for space in ("raw", "log", "rank", "logt"):
         names = [c for c in cols if shift[c] is not None] if space == "log" else cols
         if len(names) < 2:
             continue
@@ -137,9 +139,11 @@ def _numeric_options(cols: list[str], targets: list[str], ctx: dict) -> list[_Op
             rows = probe[~np.isnan(values[target][probe])]
             if target not in targets or len(rows) < 50 or (space == "rank" and target not in cdf):
                 continue
+            if space == "logt" and shift[target] is None:
+                continue
             z = filled[rows].copy()
-            if space == "rank":
-                z[:, t] = _scores(values[target][rows], cdf[target])
+            if space in ("rank", "logt"):  # the target on its own scale, predictors raw
+                z[:, t] = _to_target(values[target][rows], space, shift[target], cdf.get(target))
             sd = z.std(axis=0)
             if sd[t] == 0:
                 continue
@@ -357,8 +361,8 @@ def _forward_values(x: np.ndarray, space: str, shift: float | None) -> np.ndarra
 
 
 def _pred_space(space: str) -> str:
-    """Predictors of a normal-score or clock target enter on their own scale."""
-    return "raw" if space in ("rank", "clock") else space
+    """Predictors of a normal-score, clock or log-target target enter on their own scale."""
+    return "raw" if space in ("rank", "clock", "logt") else space
 
 
 def _cdf(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -376,7 +380,9 @@ def _scores(y: np.ndarray, cdf: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
 
 
 def _to_target(y: np.ndarray, space: str, shift: float | None, cdf: tuple | None) -> np.ndarray:
-    return _scores(y, cdf) if space == "rank" else _forward_values(y, space, shift)
+    if space == "rank":
+        return _scores(y, cdf)
+    return _forward_values(y, "log" if space == "logt" else space, shift)
 
 
 def _fit(df: pd.DataFrame, entry: dict, option: _Option, ctx: dict,
@@ -536,7 +542,7 @@ def restore(frame: pd.DataFrame, fits: list[dict]) -> pd.DataFrame:
         r = _numbers(frame[fit["column"]])
         missing = np.isnan(r)
         v = _prediction(frame, fit) + np.where(missing, 0.0, r)
-        if fit["space"] == "log":
+        if fit["space"] in ("log", "logt"):
             v = np.exp(np.minimum(v, 700.0)) - fit["shifts"][-1]
         if fit["space"] == "rank":  # the value whose CDF step holds Phi(score)
             vals, cum = (np.asarray(a) for a in fit["cdf"])
