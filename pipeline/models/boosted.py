@@ -116,11 +116,16 @@ class BoostedTrees(nn.Module):
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # the tables' sizes are the fitted booster's: take them from the checkpoint
-        for name in ("feature", "threshold", "leaf"):
-            key = prefix + name
-            if key in state_dict:
-                setattr(self, name, torch.empty_like(state_dict[key]))
+        take_shapes(self, state_dict, prefix, ("feature", "threshold", "leaf"))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+def take_shapes(module: nn.Module, state_dict: dict, prefix: str, names: tuple) -> None:
+    """Resize `module`'s buffers `names` to the checkpoint's (fitted tables of any size)."""
+    for name in names:
+        key = prefix + name
+        if key in state_dict:
+            setattr(module, name, torch.empty_like(state_dict[key]))
 
 
 def _float32_at_most(threshold: np.ndarray) -> np.ndarray:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from pipeline.models.boosted import take_shapes
+
 
 class DecodeSnap(nn.Module):
     """Per snapped matrix column: its index, its missing-flag column (-1: none), the scalar
@@ -55,8 +57,5 @@ class DecodeSnap(nn.Module):
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # the tables' sizes are the transformer's: take them from the checkpoint
-        for name in ("cols", "missing", "edges", "ranks"):
-            key = prefix + name
-            if key in state_dict:
-                setattr(self, name, torch.empty_like(state_dict[key]))
+        take_shapes(self, state_dict, prefix, ("cols", "missing", "edges", "ranks"))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
