@@ -9,7 +9,8 @@ column that is a calendar part of a datetime column, found by `dateparts.py`, an
 rules, a many-level category that belongs to one level of another, `nesting.py`; and `retime`
 rules, a timestamp's hour set from another column before its parts are recomputed; `clock`
 rules, an hh:mm column = another + a column of minutes, `clocks.py`; `lookup2` rules, a column
-that a pair of discrete columns determines, `twokeys.py`):
+that a pair of discrete columns determines, `twokeys.py`; `lattice` rules, a column whose
+values depend on the exact value of another, found after the residual fits by `lattices.py`):
 
 - derived: column B is a monotone function of column A (one B value per A value); decoding
   recomputes B from A by interpolating the real (A, B) pairs;
@@ -35,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.tabular import clocks, dateparts, nesting, twokeys
+from pipeline.tabular import clocks, dateparts, lattices, nesting, twokeys
 from pipeline.tabular.values import json_value, key_positions
 
 _PROBE_ROWS = 2000
@@ -140,11 +141,11 @@ def discover(df: pd.DataFrame, schema: dict[str, Any]) -> list[dict]:
     rules += _numeric_rules(df, schema, fixed)
     # two-column lookups next (an order rule only filters rows, so its columns may take part),
     # nested rules last: they redraw a child after its parent has its final value
-    rules += twokeys.discover(df, schema, _columns([r for r in rules if r["kind"] != "order"]))
-    return rules + nesting.discover(df, schema, _columns(rules))
+    rules += twokeys.discover(df, schema, columns([r for r in rules if r["kind"] != "order"]))
+    return rules + nesting.discover(df, schema, columns(rules))
 
 
-def _columns(rules: list[dict]) -> set[str]:
+def columns(rules: list[dict]) -> set[str]:
     """Every column that `rules` read or recompute."""
     return {r["column"] for r in rules if "column" in r} | {
         v for r in rules for k in ("source", "sources", "parts", "low", "high", "start",
@@ -225,8 +226,8 @@ def _recomputed(frame: pd.DataFrame, rule: dict) -> np.ndarray:
 
 def apply(frame: pd.DataFrame, rules: list[dict], codecs: dict[str, Any],
           rng: np.random.Generator | None = None) -> pd.DataFrame:
-    """Recompute the columns of retime, datepart, clock, derived, linear, lookup and nested
-    rules in decoded rows, in place; numeric results go through the column's codec (`codecs` =
+    """Recompute the columns of retime, datepart, clock, derived, linear, lookup, nested and
+    lattice rules in decoded rows, in place; numeric results go through the column's codec (`codecs` =
     name -> NumericColumn) so its rounding and dtype stay its own. Returns `frame`."""
     for rule in rules:
         if rule["kind"] == "lookup":
@@ -237,6 +238,8 @@ def apply(frame: pd.DataFrame, rules: list[dict], codecs: dict[str, Any],
             twokeys.apply(frame, rule)
         elif rule["kind"] == "nested":
             nesting.apply(frame, rule, rng if rng is not None else np.random.default_rng(0))
+        elif rule["kind"] == "lattice":
+            lattices.snap(frame, rule)
         elif rule["kind"] in ("datepart", "clock", "derived", "linear"):
             values = _recomputed(frame, rule)
             column = codecs[rule["column"]]
@@ -281,6 +284,8 @@ def describe(rule: dict) -> str:
         return f"{rule['column']} nested in {rule['parent']} ({len(rule['levels'])} levels)"
     if rule["kind"] == "datepart":
         return f"{rule['column']} = {rule['part']} of {rule['source']} ({rule['zone'] or 'UTC'})"
+    if rule["kind"] == "lattice":
+        return lattices.describe(rule)
     if rule["kind"] == "lookup2":
         a, b = rule["sources"]
         return f"{rule['column']} = table[{a}, {b}] ({len(rule['keys'])} keys)"

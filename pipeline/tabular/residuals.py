@@ -566,6 +566,14 @@ def entries(schema_entries: list[dict], fits: list[dict]) -> list[dict]:
             for e in schema_entries]
 
 
+def reads(fit: dict) -> set[str]:
+    """The columns a fit's prediction reads (restored before its target)."""
+    trend, profile, clock = fit.get("trend"), fit.get("profile"), fit.get("clock")
+    return set(fit["sources"]) | set(trend["key"]["columns"] if trend else ()) \
+        | ({trend["group"]} if trend and trend["group"] else set()) \
+        | ({profile["column"]} if profile else set()) | ({clock["start"]} if clock else set())
+
+
 def describe(fit: dict) -> str:
     f = "log " if fit["space"] == "log" else ""
     parts = [f + s for s in fit["sources"]]

@@ -21,7 +21,7 @@ import torch
 
 from pipeline.config import TransformParams
 from pipeline.errors import UserError
-from pipeline.tabular import constraints, residuals
+from pipeline.tabular import constraints, lattices, residuals
 from pipeline.tabular.categorical import CategoricalEncoder
 from pipeline.tabular.numeric import QuantileScaler
 from pipeline.tabular.columns import (CODECS, ConstantColumn, DiscreteCodec, IdColumn,
@@ -89,6 +89,10 @@ class TableTransformer:
         rules = constraints.discover(df, schema) if params.constraints else []
         fits = residuals.discover(df, entries, rules, params.residual_r2,
                                   params.exact_values_max) if params.residual_r2 else []
+        if params.constraints:  # after the fits: their predictors are never snapped
+            rules += lattices.discover(
+                df, schema, constraints.columns([r for r in rules if r["kind"] != "order"]),
+                set().union(*(residuals.reads(f) for f in fits)), params.exact_values_max)
         df, entries = residuals.forward(df, fits), residuals.entries(entries, fits)
         numeric = [i for i, e in enumerate(entries) if e["role"] in NUMERIC_ROLES]
         fitted = NumericColumn.fit_many(
