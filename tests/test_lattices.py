@@ -44,7 +44,7 @@ def test_a_rate_is_snapped_onto_the_values_its_class_size_allows() -> None:
     drawn["rate"] = np.clip(real["rate"] + rng.normal(0, 2, len(real)).round(1), 0, 100)
     assert on_pairs(drawn, real) < 0.1
     snapped = drawn.copy()
-    lattices.snap(snapped, rules[0])
+    lattices.snap(snapped, rules[0], np.random.default_rng(3))
     assert on_pairs(snapped, real) == 1.0
     # a correction, not a redraw: a move under the blur, the marginal no further from real
     assert np.abs(snapped["rate"] - drawn["rate"]).mean() < 0.5
@@ -88,3 +88,21 @@ def test_generated_rows_keep_the_lattice_end_to_end() -> None:
     without = pipeline.Synthesizer(**TINY, seed=2, transform={"constraints": False}) \
         .fit(real).sample(3000, seed=3)
     assert on_pairs(without, real) < 0.5  # the GAN alone lands off the lattice
+
+
+def test_a_value_between_two_set_values_goes_to_each_by_rows_and_distance() -> None:
+    """Lower value with probability c_lo d_hi / (c_lo d_hi + c_hi d_lo): here 3 rows hold 15
+    and 1 holds 25, a generated 20 lies halfway, so 15 should come 3 times in 4 (binomial)."""
+    from scipy.stats import binomtest
+
+    rule = {"kind": "lattice", "column": "b", "source": "a", "keys": [1.0, 2.0],
+            "starts": [0, 3, 5], "values": [10.0, 20.0, 30.0, 15.0, 25.0],
+            "counts": [2, 2, 2, 3, 1]}
+    frame = pd.DataFrame({"a": [2] * 4000, "b": [20.0] * 4000})
+    lattices.snap(frame, rule, np.random.default_rng(1))
+    assert set(frame["b"]) == {15.0, 25.0}
+    assert binomtest(int((frame["b"] == 15.0).sum()), 4000, 0.75).pvalue > 1e-3
+    # on a set value, beyond the set's ends, an unknown source value, a missing target
+    edge = pd.DataFrame({"a": [1, 1, 1, 3, 2], "b": [20.0, 4.0, 99.0, 17.0, np.nan]})
+    lattices.snap(edge, rule, np.random.default_rng(2))
+    assert edge["b"].tolist()[:4] == [20.0, 10.0, 30.0, 17.0] and np.isnan(edge["b"].iloc[4])

@@ -239,7 +239,7 @@ def apply(frame: pd.DataFrame, rules: list[dict], codecs: dict[str, Any],
         elif rule["kind"] == "nested":
             nesting.apply(frame, rule, rng if rng is not None else np.random.default_rng(0))
         elif rule["kind"] == "lattice":
-            lattices.snap(frame, rule)
+            lattices.snap(frame, rule, rng if rng is not None else np.random.default_rng(0))
         elif rule["kind"] in ("datepart", "clock", "derived", "linear"):
             values = _recomputed(frame, rule)
             column = codecs[rule["column"]]
