@@ -106,10 +106,10 @@ def discover(df: pd.DataFrame, schema: dict[str, Any], fixed: set[str], read: se
 def _evidence(a: np.ndarray, moved: np.ndarray, b: np.ndarray, n_b: int, half: np.ndarray,
               common: np.ndarray, b_levels: np.ndarray, b_std: float) -> float | None:
     """How far snapping moves the target (`move`, below) when target codes `b` lie on a
-    lattice with source codes `a` (see the module docstring), else None. The table comes from the first half; the second half's pairs
-    are looked up as they are and with the source moved; `move`: how far (in the target's
-    standard deviations) snapping moves the target of a moved row (small: a correction, not a
-    redraw)."""
+    lattice with source codes `a` (see the module docstring), else None. The table comes
+    from the first half; the second half's pairs are looked up as they are and with the
+    source moved; `move`: how far (in the target's standard deviations) the nearest set value
+    is from the target of a moved row (small: a correction, not a redraw)."""
     both = (a >= 0) & (b >= 0)
     test = both & ~half & common
     if test.sum() < _MIN_ROWS // 4 or b_std <= 0:
