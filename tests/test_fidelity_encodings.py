@@ -137,7 +137,10 @@ def _ruled(n: int, seed: int = 0) -> pd.DataFrame:
     wage = rng.lognormal(4, 0.4, n).round(2)
     year, quarter = rng.integers(2000, 2016, n), rng.integers(1, 5, n)
     day = rng.integers(1, 61, n)
-    return pd.DataFrame({"day": day, "weekday": np.array(list("MTWTFSS"))[day % 7],
+    speed = np.where(rng.random(n) < 0.08, 0, rng.gamma(3.0, 4.0, n).round(1) + 0.1)
+    calm = pd.Series(np.where(speed == 0, 0, 10 * rng.integers(1, 37, n)))  # wind direction
+    return pd.DataFrame({"speed": speed, "direction": calm, "day": day,
+                         "weekday": np.array(list("MTWTFSS"))[day % 7],
                          "year": year, "quarter": quarter, "date": year + (quarter - 1) / 4,
                          "Price": price, "Amount": (price * rng.uniform(0.2, 1.0, n)).astype(int),
                          "casual": a, "registered": b, "total": a + b, "wage": wage,
@@ -149,8 +152,8 @@ def test_rules_are_found_and_none_invented() -> None:
 
     df = _ruled(1500)
     roles = infer_roles(df, {})
-    found = {constraints.describe(r) for r in constraints.discover(
-        df, build_schema(df, roles, "t", None, []))}
+    rules = constraints.discover(df, build_schema(df, roles, "t", None, []))
+    found = {constraints.describe(r) for r in rules}
     assert "Amount <= Price" in found and "total = casual + registered" in found
     # date = year + (quarter - 1) / 4: found as that linear rule or as year/quarter = table[date]
     assert ("date = year + 0.25 quarter - 0.25" in found
@@ -158,6 +161,10 @@ def test_rules_are_found_and_none_invented() -> None:
     assert "weekday = table[day] (60 keys)" in found
     assert any(r.startswith("logwage = f(wage)") or r.startswith("wage = f(logwage)")
                for r in found)
+    assert "speed = 0 exactly when direction = 0" in found
+    calm = [r for r in rules if r["kind"] == "together"]
+    rows = pd.DataFrame({"speed": [0, 0, 3.1, 3.1, np.nan], "direction": [0, 40, 0, 40, 0]})
+    assert constraints.satisfied(rows, calm).tolist() == [True, False, False, True, True]
     assert not any("noise" in r for r in found)
     rng = np.random.default_rng(1)
     free = pd.DataFrame({"a": rng.normal(size=500), "b": rng.normal(size=500),
@@ -176,9 +183,11 @@ def test_generated_rows_keep_the_rules() -> None:
     assert np.allclose(np.log(out["wage"]), out["logwage"], atol=0.01)
     assert np.allclose(out["date"], out["year"] + (out["quarter"] - 1) / 4)
     assert (out["weekday"] == np.array(list("MTWTFSS"))[out["day"].to_numpy() % 7]).all()
+    assert ((out["direction"] == 0) == (out["speed"] == 0)).all()
     without = pipeline.Synthesizer(**{**TINY, "steps": 100}, seed=2,
                                    transform={"constraints": False}).fit(real).sample(3000, seed=3)
-    assert (without["Amount"] > without["Price"]).any()  # the rule is not free
+    assert (without["Amount"] > without["Price"]).any()  # the rules are not free
+    assert ((without["direction"] == 0) != (without["speed"] == 0)).any()
 
 
 def test_transform_params_default_to_the_quantile_encoding() -> None:

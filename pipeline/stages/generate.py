@@ -102,7 +102,7 @@ def iter_chunks(model: Any, transformer: Any, n: int, plan: ConditionPlan, seed:
     rng = np.random.default_rng(seed)
     for start in range(0, n, chunk_rows):
         size = min(chunk_rows, n - start)
-        if not plan.active and not transformer.has_order_rules:
+        if not plan.active and not transformer.has_row_filters:
             yield transformer.inverse_transform(model.sample(size, None, generator),
                                                 generator=rng, start_row=start)
         else:
@@ -112,11 +112,11 @@ def iter_chunks(model: Any, transformer: Any, n: int, plan: ConditionPlan, seed:
 def _accepted_rows(model: Any, transformer: Any, size: int, plan: ConditionPlan,
                    generator: torch.Generator, rng: np.random.Generator,
                    start: int) -> pd.DataFrame:
-    """`size` decoded rows under `plan` that keep the order rules (A <= B): draw, keep the rows
-    whose conditioned spans came out right, whose numeric ranges hold and that keep the rules,
-    draw again for the rest, sized by the observed acceptance rate. Bounded: after
-    REJECTION_ROUNDS the rest comes from rows that meet the numeric ranges with a forced span
-    or a broken rule (logged); fewer than that is a UserError."""
+    """`size` decoded rows under `plan` that keep the row filters (order: A <= B; together):
+    draw, keep the rows whose conditioned spans came out right, whose numeric ranges hold and
+    that keep the rules, draw again for the rest, sized by the observed acceptance rate.
+    Bounded: after REJECTION_ROUNDS the rest comes from rows that meet the numeric ranges with
+    a forced span or a broken rule (logged); fewer than that is a UserError."""
     parts, spare, have, rate, drawn = [], [], 0, 1.0, 0
     for _ in range(REJECTION_ROUNDS):
         want = size - have
@@ -126,7 +126,7 @@ def _accepted_rows(model: Any, transformer: Any, size: int, plan: ConditionPlan,
         frame = transformer.inverse_transform(plan.apply(matrix), generator=rng, start_row=start)
         met = plan.holds(frame)
         best = met & native
-        if transformer.has_order_rules:
+        if transformer.has_row_filters:
             best &= transformer.satisfied(frame)
         drawn += draw
         rate = max(float(best.mean()), 1e-3)

@@ -162,11 +162,11 @@ class TableTransformer:
         return out
 
     @property
-    def has_order_rules(self) -> bool:
-        return any(r["kind"] == "order" for r in self.rules)
+    def has_row_filters(self) -> bool:
+        return any(r["kind"] in constraints.FILTERS for r in self.rules)
 
     def satisfied(self, frame: pd.DataFrame) -> np.ndarray:
-        """Rows of a decoded frame that keep every order rule (`constraints.py`)."""
+        """Rows of a decoded frame that keep every order and together rule (`constraints.py`)."""
         return constraints.satisfied(frame, self.rules)
 
     def number_ids(self, frame: pd.DataFrame, start_row: int) -> pd.DataFrame:
