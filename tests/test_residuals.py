@@ -149,6 +149,30 @@ def test_a_log_target_on_raw_predictors_is_fitted_and_decodes_exactly() -> None:
     assert np.quantile(off_band(shuffled), 0.5) > 0.2  # no encoding: off the band
 
 
+def test_a_curved_pair_fit_takes_second_order_terms() -> None:
+    """c = 2 a + b + 0.3 a b (a and b take negative values: no logs): the straight pair fit
+    leaves ~10 % of the variance, the fit with a^2, b^2, a b almost none; it is chosen,
+    decodes exactly, and a shuffled residual stays on the band (the straight fit's would
+    not)."""
+    rng = np.random.default_rng(3)
+    a, b = rng.uniform(-3, 3, 4000).round(2), rng.uniform(-3, 3, 4000).round(2)
+    df = pd.DataFrame({"a": a, "b": b, "c": (2 * a + b + 0.3 * a * b
+                                             + rng.normal(0, 0.02, 4000)).round(3)})
+    t = _fit(df)
+    fit = next(f for f in t.fits if f["column"] == "c")
+    assert fit["quadratic"] and set(fit["sources"]) == {"a", "b"} and fit["r2"] > 0.999
+    matrix = t.transform(df)
+    pd.testing.assert_series_equal(t.inverse_transform(matrix)["c"], df["c"])
+    span = next(s for s in t.spans if s.column == "c")
+    matrix[:, span.start] = np.random.default_rng(1).permutation(matrix[:, span.start])
+    off = t.inverse_transform(matrix)
+    band = np.abs(off["c"] - (2 * off["a"] + off["b"] + 0.3 * off["a"] * off["b"]))
+    assert np.quantile(band, 0.99) < 0.1
+    design = np.column_stack([df["a"], df["b"], np.ones(4000)])
+    straight = df["c"] - design @ np.linalg.lstsq(design, df["c"], rcond=None)[0]
+    assert np.quantile(np.abs(straight), 0.99) > 1.0  # what a straight fit's residual spans
+
+
 def test_bad_threshold_is_a_clear_error() -> None:
     with pytest.raises(UserError, match="transform.residual_r2"):
         TransformParams(residual_r2=1.5).check()
