@@ -62,6 +62,30 @@ def test_boosted_trees_score_as_the_fitted_booster_and_survive_a_state_dict() ->
     assert torch.equal(again(fresh), trees(fresh))
 
 
+def test_trees_come_25_at_a_time_as_one_fit_would_give_and_stop_at_the_deadline() -> None:
+    """Warm-started chunks of trees give the one-shot booster's trees (same decision values);
+    a deadline already past stops after the first chunk (train.max_minutes)."""
+    import time
+
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(6000, 6, generator=gen)
+    y = ((x[:, 0] * x[:, 1] + 0.5 * x[:, 2] + 0.3 * torch.randn(6000, generator=gen)) > 0)
+    options = {"learning_rate": 0.2, "max_depth": 6, "min_samples_leaf": 20}
+    clf = HistGradientBoostingClassifier(
+        max_iter=80, class_weight="balanced", early_stopping=True, validation_fraction=0.15,
+        n_iter_no_change=10, random_state=4, **options).fit(x.double().numpy(), y.numpy())
+    chunked, capped = BoostedTrees(), BoostedTrees()
+    chunked.fit(x, y.float(), 4, max_iter=80, threads=1, **options)
+    assert chunked.n_trees == clf.n_iter_ > 25
+    want = torch.from_numpy(clf.decision_function(x.double().numpy())).float()
+    assert torch.allclose(chunked(x), want, atol=1e-4)
+    capped.fit(x, y.float(), 4, max_iter=80, threads=1, deadline=time.perf_counter() - 1,
+               **options)
+    assert capped.n_trees == 25
+
+
 def test_refinement_stays_off_when_draws_already_look_real_or_the_table_is_tiny() -> None:
     torch.manual_seed(0)
     refiner = Refiner()
@@ -136,3 +160,20 @@ def test_refined_rows_keep_the_real_rates_of_the_only_discrete_column() -> None:
     fitted = tv(synth.sample(60000, seed=5))
     sampler.gen_bias.zero_()
     assert fitted < 0.015 and tv(synth.sample(60000, seed=5)) > 3 * fitted
+
+
+def test_max_minutes_caps_the_rounds_and_the_refiner_together(caplog) -> None:
+    """With a refiner to fit, the rounds stop at 85 % of train.max_minutes and the trees at
+    95 %: a cap already spent after the first round leaves one round and one chunk of trees."""
+    import logging
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=2000)
+    df = pd.DataFrame({"x": x, "y": x ** 2 + rng.normal(scale=0.1, size=2000)})
+    tiny = dict(steps=300, batch_size=200, pac=10, embedding_dim=16, generator_dims=[32, 32],
+                discriminator_dims=[32, 32], accelerator="cpu", seed=1, max_minutes=1e-4)
+    with caplog.at_level(logging.WARNING, logger="pipeline"):
+        synth = pipeline.Synthesizer(**tiny, transform={"residual_r2": None}).fit(df)
+    assert "train.max_minutes (0.0001, 85% of it for the GAN with the refiner to fit) " \
+        "reached after 1 of 3 rounds" in caplog.text
+    assert synth._trainer.current_epoch == 1 and 0 < synth._model.refiner.trees.n_trees <= 25

@@ -12,6 +12,9 @@ depth gathers, hence the refiner's shallow trees (`refine._MAX_DEPTH`).
 
 from __future__ import annotations
 
+import logging
+import time
+
 import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
@@ -19,6 +22,9 @@ from torch import Tensor, nn
 
 from pipeline.errors import UserError
 
+logger = logging.getLogger(__name__)
+
+_CHUNK_TREES = 25  # trees fitted between two looks at the deadline
 _CHUNK = 4096  # rows scored at once: [rows, trees] node indices stay in cache (measured 1.25x vs 16k)
 
 
@@ -50,19 +56,32 @@ class BoostedTrees(nn.Module):
         return int(self.leaf.shape[1]).bit_length() - 1
 
     def fit(self, x: Tensor, y: Tensor, seed: int, *, max_iter: int, learning_rate: float,
-            max_depth: int, min_samples_leaf: int, threads: int) -> None:
+            max_depth: int, min_samples_leaf: int, threads: int,
+            deadline: float | None = None) -> None:
         """Fit on rows `x` with 0/1 labels `y`, the two classes weighing the same whatever
         their sizes (early stopping on a stratified 15 % of the rows), then load the trees
-        into this module's buffers."""
+        into this module's buffers. Trees are added _CHUNK_TREES at a time (warm start: the
+        same trees as one fit) and no chunk starts after `deadline` (`time.perf_counter()`
+        seconds; `train.max_minutes`)."""
         from sklearn.ensemble import HistGradientBoostingClassifier
 
         clf = HistGradientBoostingClassifier(
-            max_iter=max_iter, learning_rate=learning_rate, max_depth=max_depth,
-            min_samples_leaf=min_samples_leaf, class_weight="balanced",
+            max_iter=min(max_iter, _CHUNK_TREES), learning_rate=learning_rate,
+            max_depth=max_depth, min_samples_leaf=min_samples_leaf, class_weight="balanced",
             early_stopping=True, validation_fraction=0.15, n_iter_no_change=10,
-            random_state=int(seed))
+            random_state=int(seed), warm_start=True)
+        data = x.detach().cpu().double().numpy(), y.cpu().numpy()
         with threadpool_limits(limits=max(1, threads), user_api="openmp"):
-            clf.fit(x.detach().cpu().double().numpy(), y.cpu().numpy())
+            while True:
+                clf.fit(*data)
+                stopped = clf.n_iter_ < clf.max_iter  # early stopping
+                late = deadline is not None and time.perf_counter() >= deadline
+                if stopped or clf.max_iter >= max_iter or late:
+                    break
+                clf.set_params(max_iter=min(max_iter, clf.max_iter + _CHUNK_TREES))
+        if late and not stopped and clf.max_iter < max_iter:
+            logger.warning("refine: train.max_minutes reached after %d of up to %d trees",
+                           clf.n_iter_, max_iter)
         self._load_booster(clf, x.device)
 
     def _load_booster(self, clf, device: torch.device) -> None:

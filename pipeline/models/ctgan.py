@@ -356,17 +356,18 @@ class CTGANModule(pl.LightningModule):
             self.cal_on.fill_(True)
 
     def refine(self, seed: int = 0, max_draws: float = 8.0,
-               ties: list[dict] | None = None) -> None:
+               ties: list[dict] | None = None, deadline: float | None = None) -> None:
         """Fit the density-ratio refiner on the attached training matrix against calibrated
         generated rows (`refine.py`), seeing scalars as the values they decode to (`ties`:
-        `TableTransformer.tie_tables`); sampling keeps rows by it afterwards."""
+        `TableTransformer.tie_tables`), adding no trees after `deadline`
+        (`time.perf_counter()` seconds); sampling keeps rows by it afterwards."""
         if self.data.shape[0] == 0:
             raise RuntimeError("refine needs the training matrix (set_training_data)")
         gen = torch.Generator(device=self.device).manual_seed(int(seed) + 1)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed) + 2)  # dropout and init draws, not the global stream
             self.refiner.fit(self.data, lambda m: self._draw(m, generator=gen), seed,
-                             max_draws, ties)
+                             max_draws, ties, deadline)
         if bool(self.refiner.on) and bool(self.cal_on):
             self._calibrate_refined(seed)
 

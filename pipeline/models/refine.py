@@ -18,7 +18,7 @@ rows where an MLP needs many more.
 
 Privacy: the classifier reads real rows. Every leaf holds at least _MIN_LEAF training rows
 (real and generated together), the booster stops early on a held-out 15 %, refinement stays
-off on tables under _MIN_ROWS rows and where the held-out AUC says there is nothing to correct.
+off on tables under MIN_ROWS rows and where the held-out AUC says there is nothing to correct.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ _MIN_AUC = 0.55  # held-out AUC below this: generated rows already look real, re
 _ROUNDS = 30     # sampling: at most this many redraw rounds per request
 # Fewer real rows than this: off. On penguins (241 rows) a classifier learned the rows
 # themselves and the kept rows' marginals fell from 0.98 to 0.89 (column shapes).
-_MIN_ROWS = 1000
+MIN_ROWS = 1000
 
 
 class Refiner(nn.Module):
@@ -67,15 +67,17 @@ class Refiner(nn.Module):
         return self.trees(self.snap(x))
 
     def fit(self, real: Tensor, draw: Callable[[int], Tensor], seed: int,
-            max_draws: float, ties: list[dict] | None = None) -> None:
+            max_draws: float, ties: list[dict] | None = None,
+            deadline: float | None = None) -> None:
         """Fit on `real` (training matrix) against rows from `draw(n)`; a fifth of each is
         held out to measure the AUC and set the cap on held-out generated rows. `ties`
-        (`TableTransformer.tie_tables`): the scalars snapped to their decoded values."""
+        (`TableTransformer.tie_tables`): the scalars snapped to their decoded values;
+        `deadline` (`time.perf_counter()` seconds): no new trees after it."""
         self.on.fill_(False)
         self.snap.set(ties or [])
-        if real.shape[0] < _MIN_ROWS:
+        if real.shape[0] < MIN_ROWS:
             logger.info("refine: %d training rows < %d; refinement off", real.shape[0],
-                        _MIN_ROWS)
+                        MIN_ROWS)
             return
         gen = torch.Generator(device=real.device).manual_seed(int(seed))
         real = _subsample(real, _FIT_ROWS + _FIT_ROWS // 4, gen)
@@ -86,7 +88,7 @@ class Refiner(nn.Module):
         # the classes weigh the same: the log-odds then estimate the density ratio
         self.trees.fit(self.snap(x), y, seed, max_iter=_MAX_TREES, learning_rate=_LEARNING_RATE,
                        max_depth=_MAX_DEPTH, min_samples_leaf=_MIN_LEAF,
-                       threads=torch.get_num_threads())
+                       threads=torch.get_num_threads(), deadline=deadline)
         with torch.no_grad():
             lr_, lf = self(r_val), self(f_val)
         auc = _auc(lr_, lf)

@@ -25,11 +25,17 @@ from pipeline.errors import UserError
 from pipeline.log import logger
 from pipeline.models import MODELS
 from pipeline.models.checkpoint import synth_meta
+from pipeline.models.refine import MIN_ROWS
 from pipeline.resume import fingerprint, resume_point
 from pipeline.runtime import EpochTimer, build_trainer, training_rounds
 from pipeline.tabular.spans import discrete_to_list, spans_to_list
 
 PREPARED = ("train.parquet", "schema.json", "transformer.json")
+# Shares of train.max_minutes: the GAN's rounds when a refiner follows (flights, on a 2-core
+# box where its 150 trees took ~100 s: 721 s in all under a 10-minute cap before), and the
+# refiner's trees; its re-calibration (seconds) comes after.
+_GAN_SHARE = 0.85
+_REFINE_SHARE = 0.95
 
 
 def run(params: Params, data_dir: Path, model_path: Path, log_dir: Path) -> None:
@@ -61,6 +67,10 @@ def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: Trai
                 "transformed in %.2fs", matrix.shape[0], matrix.shape[1], len(transformer.spans),
                 len(transformer.discrete), time.perf_counter() - started)
     planned, per_round = training_rounds(train)
+    # train.max_minutes caps the whole fit: with a refiner to fit, the GAN's rounds stop at
+    # _GAN_SHARE of it and the refiner adds no trees past _REFINE_SHARE
+    refines = train.refine_draws is not None and matrix.shape[0] >= MIN_ROWS
+    cap = train.max_minutes * (_GAN_SHARE if refines else 1.0) if train.max_minutes else None
     model = build_model(train, transformer, seed, per_round)
     run_id = fingerprint(matrix, train, seed)
     model.synth_meta = {**synth_meta(train.model, schema, transformer.to_dict(),
@@ -71,7 +81,8 @@ def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: Trai
     ckpt_path = resume_point(model_path, train, run_id, planned, callbacks)
     per_epoch = per_round or max(1, -(-matrix.shape[0] // train.batch_size))
     live = _dvclive(log_dir, train, seed, ckpt_path is not None, per_epoch)
-    trainer = build_trainer(train, live, callbacks, checkpointing=model_path is not None)
+    trainer = build_trainer(dataclasses.replace(train, max_minutes=cap), live, callbacks,
+                            checkpointing=model_path is not None)
     if train.privacy.enabled:
         trainer.callbacks.append(enable_dp(model, train, seed, planned, per_round,
                                            trainer.world_size))
@@ -81,17 +92,21 @@ def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: Trai
     logger.info("trained %d rounds (%d optimiser steps) in %.0fs", trainer.current_epoch,
                 trainer.global_step, timer.seconds_per_epoch() * max(timer.epochs, 1))
     if trainer.current_epoch < planned:
-        logger.warning("train.max_minutes (%s) reached after %d of %d rounds: the model is "
+        share = f", {_GAN_SHARE:.0%} of it for the GAN with the refiner to fit" if refines \
+            else ""
+        logger.warning("train.max_minutes (%s%s) reached after %d of %d rounds: the model is "
                        "less trained than train.steps asks (train.resume: true continues it)",
-                       train.max_minutes, trainer.current_epoch, planned)
+                       train.max_minutes, share, trainer.current_epoch, planned)
     if train.calibrate:
         t0 = time.perf_counter()
         model.calibrate(seed=seed)
         logger.info("calibrated marginals in %.2fs", time.perf_counter() - t0)
     if train.refine_draws is not None:
         t0 = time.perf_counter()
+        deadline = started + 60 * train.max_minutes * _REFINE_SHARE if train.max_minutes \
+            else None
         model.refine(seed=seed, max_draws=train.refine_draws,
-                     ties=transformer.tie_tables())
+                     ties=transformer.tie_tables(), deadline=deadline)
         logger.info("fitted the density-ratio refiner in %.2fs", time.perf_counter() - t0)
     if model_path is not None:
         save_checkpoint(trainer, Path(model_path))
