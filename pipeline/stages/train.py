@@ -67,10 +67,8 @@ def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: Trai
                 "transformed in %.2fs", matrix.shape[0], matrix.shape[1], len(transformer.spans),
                 len(transformer.discrete), time.perf_counter() - started)
     planned, per_round = training_rounds(train)
-    # train.max_minutes caps the whole fit: with a refiner to fit, the GAN's rounds stop at
-    # _GAN_SHARE of it and the refiner adds no trees past _REFINE_SHARE
     refines = train.refine_draws is not None and matrix.shape[0] >= MIN_ROWS
-    cap = train.max_minutes * (_GAN_SHARE if refines else 1.0) if train.max_minutes else None
+    cap, deadline = _time_budget(train.max_minutes, refines, started)
     model = build_model(train, transformer, seed, per_round)
     run_id = fingerprint(matrix, train, seed)
     model.synth_meta = {**synth_meta(train.model, schema, transformer.to_dict(),
@@ -103,14 +101,23 @@ def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: Trai
         logger.info("calibrated marginals in %.2fs", time.perf_counter() - t0)
     if train.refine_draws is not None:
         t0 = time.perf_counter()
-        deadline = started + 60 * train.max_minutes * _REFINE_SHARE if train.max_minutes \
-            else None
         model.refine(seed=seed, max_draws=train.refine_draws,
                      ties=transformer.tie_tables(), deadline=deadline)
         logger.info("fitted the density-ratio refiner in %.2fs", time.perf_counter() - t0)
     if model_path is not None:
         save_checkpoint(trainer, Path(model_path))
     return model, trainer
+
+
+def _time_budget(max_minutes: float | None, refines: bool, started: float
+                 ) -> tuple[float | None, float | None]:
+    """train.max_minutes caps the whole fit: the GAN rounds' cap in minutes (_GAN_SHARE of it
+    when a refiner follows) and the time (perf_counter) past which the refiner adds no trees
+    (_REFINE_SHARE of it); (None, None) without a cap."""
+    if not max_minutes:
+        return None, None
+    return (max_minutes * (_GAN_SHARE if refines else 1.0),
+            started + 60 * max_minutes * _REFINE_SHARE)
 
 
 def enable_dp(model: pl.LightningModule, train: TrainParams, seed: int, rounds: int,

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.tabular import clocks, dateparts, lattices, nesting, twokeys
-from pipeline.tabular.values import json_value, key_positions
+from pipeline.tabular.values import json_value, key_positions, numbers
 
 _PROBE_ROWS = 2000
 _MAX_PAIRS = 5000  # a derived rule stores at most this many (A, B) knots
@@ -241,21 +241,17 @@ def _together(full: dict[str, np.ndarray], cols: list[str], recomputed: set[str]
     return rules
 
 
-def _numbers(series: pd.Series) -> np.ndarray:
-    return pd.to_numeric(series).to_numpy(dtype=np.float64, na_value=np.nan)
-
-
 def _recomputed(frame: pd.DataFrame, rule: dict) -> np.ndarray:
     """The values a datepart, clock, derived or linear rule gives its column, from the decoded
     sources."""
     if rule["kind"] == "datepart":
         return dateparts.parts_of(frame[rule["source"]], rule["zone"], rule["part"])
     if rule["kind"] == "derived":
-        return np.interp(_numbers(frame[rule["source"]]), rule["x"], rule["y"])
+        return np.interp(numbers(frame[rule["source"]]), rule["x"], rule["y"])
     if rule["kind"] == "clock":
         return clocks.recompute(frame, rule)
     (a, b), (x, y, z) = rule["parts"], rule["coef"]
-    return x * _numbers(frame[a]) + y * _numbers(frame[b]) + z
+    return x * numbers(frame[a]) + y * numbers(frame[b]) + z
 
 
 def apply(frame: pd.DataFrame, rules: list[dict], codecs: dict[str, Any],
@@ -304,10 +300,10 @@ def satisfied(frame: pd.DataFrame, rules: list[dict]) -> np.ndarray:
     ok = np.ones(len(frame), dtype=bool)
     for rule in rules:
         if rule["kind"] == "order":
-            ok &= ~(_numbers(frame[rule["low"]]) > _numbers(frame[rule["high"]]))
+            ok &= ~(numbers(frame[rule["low"]]) > numbers(frame[rule["high"]]))
         elif rule["kind"] == "together":
             (a, b), (va, vb) = rule["columns"], rule["values"]
-            x, y = _numbers(frame[a]), _numbers(frame[b])
+            x, y = numbers(frame[a]), numbers(frame[b])
             ok &= np.isnan(x) | np.isnan(y) | ((x == va) == (y == vb))
     return ok
 

@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.tabular.values import numbers
+
 _MIN_ROWS = 1000
 _MAX_LEVELS = 500
 _MIN_COVER = 0.9
@@ -45,10 +47,6 @@ _MIN_COUNT = 2
 _TEST_ROWS = 50000
 _MAX_PAIRS = 20000  # a rule stores at most this many (source, target) pairs
 _NUMERIC = ("numerical", "integer")
-
-
-def _numbers(series: pd.Series) -> np.ndarray:
-    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _codes(x: np.ndarray, levels: np.ndarray) -> np.ndarray:
@@ -68,7 +66,7 @@ def discover(df: pd.DataFrame, schema: dict[str, Any], fixed: set[str], read: se
             if c["role"] in _NUMERIC and c["name"] not in fixed and c["name"] in df.columns]
     rng = np.random.default_rng(0)
     rows = np.sort(rng.choice(len(df), min(len(df), _TEST_ROWS), replace=False))
-    values = {c: _numbers(df[c]) for c in cols}
+    values = {c: numbers(df[c]) for c in cols}
     levels = {c: np.unique(v[~np.isnan(v)]) for c, v in values.items()
               if np.isfinite(v[~np.isnan(v)]).all()}
     levels = {c: lv for c, lv in levels.items() if len(lv) >= 3}
@@ -171,7 +169,7 @@ def snap(frame: pd.DataFrame, rule: dict, rng: np.random.Generator) -> None:
     (c: training rows holding the value, d: its distance). Weighing by the rows keeps the
     column's marginal where the set is uneven (bikeshare `hum`: value-share TV from real
     0.101 with this draw, 0.109 to the nearest value; detection 0.859 vs 0.864, offline)."""
-    a, b = _numbers(frame[rule["source"]]), _numbers(frame[rule["column"]])
+    a, b = numbers(frame[rule["source"]]), numbers(frame[rule["column"]])
     keys, starts = np.asarray(rule["keys"], dtype=np.float64), np.asarray(rule["starts"])
     values = np.asarray(rule["values"], dtype=np.float64)
     counts = np.asarray(rule["counts"], dtype=np.float64)

@@ -41,7 +41,7 @@ from scipy.special import ndtr, ndtri
 from scipy.stats import ks_2samp
 
 from pipeline.tabular import clocks, trends
-from pipeline.tabular.values import NumberCodec
+from pipeline.tabular.values import NumberCodec, numbers
 
 _PROBE_ROWS = 2000
 _TREND_ROWS = 20000
@@ -80,10 +80,6 @@ class _Option:
             + ((self.profile,) if self.profile else ()) + ((self.start,) if self.start else ())
 
 
-def _numbers(series: pd.Series) -> np.ndarray:
-    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-
-
 def discover(df: pd.DataFrame, entries: list[dict], rules: list[dict], min_r2: float,
              exact_values_max: int) -> list[dict]:
     """Residual fits for the numerical/integer columns of `entries` (schema entries with
@@ -96,7 +92,7 @@ def discover(df: pd.DataFrame, entries: list[dict], rules: list[dict], min_r2: f
             and e["name"] not in recomputed][:_MAX_COLUMNS]
     if not cols or len(df) < _MIN_ROWS:
         return []
-    values = {c: _numbers(df[c]) for c in cols}
+    values = {c: numbers(df[c]) for c in cols}
     cols = [c for c in cols if np.isfinite(values[c][~np.isnan(values[c])]).all()
             and (~np.isnan(values[c])).sum() >= 50]
     distinct = {c: len(np.unique(values[c][~np.isnan(values[c])])) for c in cols}
@@ -469,9 +465,9 @@ def _fit(df: pd.DataFrame, entry: dict, option: _Option, ctx: dict,
 def _target_of(frame: pd.DataFrame, fit: dict) -> np.ndarray:
     """The fitted quantity: the target in its space (a clock target: minutes after its
     start column, a missing start counting as the start's median)."""
-    y = _numbers(frame[fit["column"]])
+    y = numbers(frame[fit["column"]])
     if fit["space"] == "clock":
-        start = _numbers(frame[fit["clock"]["start"]])
+        start = numbers(frame[fit["clock"]["start"]])
         return _clock_gap(y, np.where(np.isnan(start), fit["clock"]["fill"], start))
     return _to_target(y, fit["space"], fit["shifts"][-1], fit.get("cdf"))
 
@@ -500,7 +496,7 @@ def _cuts(distinct: np.ndarray, y: np.ndarray) -> np.ndarray:
 def _design(frame: pd.DataFrame, fit: dict) -> np.ndarray:
     """[f(source) ..., 1] per row (without the trend)."""
     space = _pred_space(fit["space"])
-    cols = [_forward_values(np.where(np.isnan(x := _numbers(frame[p])), v, x), space, s)
+    cols = [_forward_values(np.where(np.isnan(x := numbers(frame[p])), v, x), space, s)
             for p, v, s in zip(fit["sources"], fit["fill"], fit["shifts"])]
     if fit.get("quadratic"):
         cols.append(_products(np.column_stack(cols)))
@@ -533,10 +529,10 @@ def _keeps_marginal(df: pd.DataFrame, fit: dict) -> bool:
     rng = np.random.default_rng(3)
     sample = present.iloc[rng.choice(len(present), min(len(present), _CHECK_ROWS),
                                      replace=False)].reset_index(drop=True)
-    real = _numbers(sample[fit["column"]])
+    real = numbers(sample[fit["column"]])
     shuffled = forward(sample, [fit])
     shuffled[fit["column"]] = rng.permutation(shuffled[fit["column"]].to_numpy())
-    back = _numbers(restore(shuffled, [fit])[fit["column"]])
+    back = numbers(restore(shuffled, [fit])[fit["column"]])
     if fit["values"] is not None or fit.get("cdf"):
         half = rng.permutation(real)
         noise = _tv(half[: len(half) // 2], half[len(half) // 2:])
@@ -566,7 +562,7 @@ def restore(frame: pd.DataFrame, fits: list[dict]) -> pd.DataFrame:
     """Decoded residuals back to their columns, in place: prediction + residual, then the
     column's own rounding, range and dtype. Returns `frame`."""
     for fit in fits:
-        r = _numbers(frame[fit["column"]])
+        r = numbers(frame[fit["column"]])
         missing = np.isnan(r)
         v = _prediction(frame, fit) + np.where(missing, 0.0, r)
         if fit["space"] in ("log", "logt"):
@@ -577,7 +573,7 @@ def restore(frame: pd.DataFrame, fits: list[dict]) -> pd.DataFrame:
         elif fit["values"] is not None:
             v = np.asarray(fit["values"])[np.searchsorted(np.asarray(fit["cuts"]), v)]
         if fit["space"] == "clock":
-            start = _numbers(frame[fit["clock"]["start"]])
+            start = numbers(frame[fit["clock"]["start"]])
             v = clocks.clock_sum(np.where(np.isnan(start), fit["clock"]["fill"], start),
                                  np.round(v), fit["clock"]["midnight_2400"])
         codec = NumberCodec.from_dict(fit["codec"])

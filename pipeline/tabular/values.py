@@ -22,6 +22,11 @@ _DATETIME_UNITS_NS = [86_400 * 10**9, 3_600 * 10**9, 60 * 10**9, 10**9, 10**6, 1
 _MAX_DECIMALS = 6
 
 
+def numbers(series: pd.Series) -> np.ndarray:
+    """A column as float64, NaN where missing or not a number."""
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def json_value(value: Any) -> Any:
     """A plain JSON value (bool/int/float/str) for a scalar from numpy or pandas."""
     if isinstance(value, np.generic):
