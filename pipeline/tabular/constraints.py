@@ -10,7 +10,9 @@ rules, a many-level category that belongs to one level of another, `nesting.py`;
 rules, a timestamp's hour set from another column before its parts are recomputed; `clock`
 rules, an hh:mm column = another + a column of minutes, `clocks.py`; `lookup2` rules, a column
 that a pair of discrete columns determines, `twokeys.py`; `lattice` rules, a column whose
-values depend on the exact value of another, found after the residual fits by `lattices.py`):
+values depend on the exact value of another, found after the residual fits by `lattices.py`;
+`keyset` rules, columns that a key narrows to a few values, found last by `keysets.py`; the
+order decoding applies rules and restores fits in is `decode_order.py`'s):
 
 - derived: column B is a monotone function of column A (one B value per A value); decoding
   recomputes B from A by interpolating the real (A, B) pairs;
@@ -38,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.tabular import clocks, dateparts, lattices, nesting, twokeys
+from pipeline.tabular import clocks, dateparts, keysets, lattices, nesting, twokeys
 from pipeline.tabular.values import json_value, key_positions, numbers
 
 _PROBE_ROWS = 2000
@@ -156,6 +158,18 @@ def columns(rules: list[dict]) -> set[str]:
         for v in (r[k] if isinstance(r[k], list) else [r[k]])}
 
 
+def writes(rule: dict) -> set[str]:
+    """The columns a rule sets in decoded rows (none for the row filters)."""
+    return set() if rule["kind"] in FILTERS else set(rule.get("columns") or [rule["column"]])
+
+
+def reads(rule: dict) -> set[str]:
+    """The columns whose decoded values a rule reads (a filter: the columns it checks)."""
+    used = columns([rule]) | set(rule.get("columns") or []) | set(rule.get("key") or []) \
+        | ({rule["parent"]} if "parent" in rule else set())
+    return used - writes(rule)
+
+
 def _numeric_rules(df: pd.DataFrame, schema: dict[str, Any], parted: set[str]) -> list[dict]:
     """derived, lookup, linear and order rules; `parted` columns (datepart rules) are never
     recomputed again but may be sources."""
@@ -256,9 +270,10 @@ def _recomputed(frame: pd.DataFrame, rule: dict) -> np.ndarray:
 
 def apply(frame: pd.DataFrame, rules: list[dict], codecs: dict[str, Any],
           rng: np.random.Generator | None = None) -> pd.DataFrame:
-    """Recompute the columns of retime, datepart, clock, derived, linear, lookup, nested and
-    lattice rules in decoded rows, in place; numeric results go through the column's codec (`codecs` =
-    name -> NumericColumn) so its rounding and dtype stay its own. Returns `frame`."""
+    """Recompute the columns of retime, datepart, clock, derived, linear, lookup, nested,
+    lattice and keyset rules in decoded rows, in place; numeric results go through the
+    column's codec (`codecs` = name -> NumericColumn) so its rounding and dtype stay its own.
+    Returns `frame`."""
     for rule in rules:
         if rule["kind"] == "lookup":
             _apply_lookup(frame, rule)
@@ -270,6 +285,8 @@ def apply(frame: pd.DataFrame, rules: list[dict], codecs: dict[str, Any],
             nesting.apply(frame, rule, rng if rng is not None else np.random.default_rng(0))
         elif rule["kind"] == "lattice":
             lattices.snap(frame, rule, rng if rng is not None else np.random.default_rng(0))
+        elif rule["kind"] == "keyset":
+            keysets.apply(frame, rule, rng if rng is not None else np.random.default_rng(0))
         elif rule["kind"] in ("datepart", "clock", "derived", "linear"):
             values = _recomputed(frame, rule)
             column = codecs[rule["column"]]
@@ -323,6 +340,8 @@ def describe(rule: dict) -> str:
         return f"{rule['column']} = {rule['part']} of {rule['source']} ({rule['zone'] or 'UTC'})"
     if rule["kind"] == "lattice":
         return lattices.describe(rule)
+    if rule["kind"] == "keyset":
+        return keysets.describe(rule)
     if rule["kind"] == "lookup2":
         a, b = rule["sources"]
         return f"{rule['column']} = table[{a}, {b}] ({len(rule['keys'])} keys)"

@@ -86,10 +86,11 @@ def apply(frame: pd.DataFrame, rule: dict, rng: np.random.Generator) -> None:
         cum = np.cumsum(freq)
         pick = np.searchsorted(cum, rng.random(len(rows)) * cum[-1], side="right")
         values[rows] = np.asarray(names, dtype=object)[np.minimum(pick, len(names) - 1)]
-    _assign(frame, rule["column"], values, child)
+    write_levels(frame, rule["column"], values, child)
 
 
-def _assign(frame: pd.DataFrame, name: str, text_values: np.ndarray, old: pd.Series) -> None:
+def write_levels(frame: pd.DataFrame, name: str, text_values: np.ndarray,
+                 old: pd.Series) -> None:
     """Write string levels back in the column's own dtype (categorical, object, numbers)."""
     if isinstance(old.dtype, pd.CategoricalDtype):
         cats = old.cat.categories

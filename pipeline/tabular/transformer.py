@@ -21,7 +21,7 @@ import torch
 
 from pipeline.config import TransformParams
 from pipeline.errors import UserError
-from pipeline.tabular import constraints, lattices, residuals
+from pipeline.tabular import constraints, decode_order, keysets, lattices, residuals
 from pipeline.tabular.categorical import CategoricalEncoder
 from pipeline.tabular.numeric import QuantileScaler
 from pipeline.tabular.columns import (CODECS, ConstantColumn, DiscreteCodec, IdColumn,
@@ -51,6 +51,7 @@ class TableTransformer:
         self.codecs = codecs
         self.rules = list(rules or [])  # exact rules between columns (`constraints.py`)
         self.fits = list(fits or [])  # columns encoded as a residual (`residuals.py`)
+        self._decode_plan = decode_order.plan(self.rules, self.fits)
         self.roles = roles
         self.seed = int(seed)
         self.params = params
@@ -93,6 +94,9 @@ class TableTransformer:
             rules += lattices.discover(
                 df, schema, constraints.columns([r for r in rules if r["kind"] != "order"]),
                 set().union(*(residuals.reads(f) for f in fits)), params.exact_values_max)
+            # last: a keyset rule may fix what fits and rules read (`decode_order.py`)
+            rules += keysets.discover(df, schema, set().union(
+                {f["column"] for f in fits}, *(constraints.writes(r) for r in rules)))
         df, entries = residuals.forward(df, fits), residuals.entries(entries, fits)
         numeric = [i for i, e in enumerate(entries) if e["role"] in NUMERIC_ROLES]
         fitted = NumericColumn.fit_many(
@@ -145,9 +149,12 @@ class TableTransformer:
         data = {codec.name: codec.decode(matrix[:, sl], rng, start_row)
                 for codec, sl in zip(self.codecs, self._slices)}
         frame = pd.DataFrame(data, columns=self.columns)
-        residuals.restore(frame, self.fits)
-        if self.rules:
-            constraints.apply(frame, self.rules, {c.name: c for c in self.codecs}, rng)
+        codecs = {c.name: c for c in self.codecs}
+        for kind, step in self._decode_plan:
+            if kind == "fit":
+                residuals.restore(frame, [step])
+            else:
+                constraints.apply(frame, [step], codecs, rng)
         return frame
 
     def tie_tables(self) -> list[dict]:
