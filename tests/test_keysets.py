@@ -78,6 +78,22 @@ def test_a_redrawn_value_comes_at_its_share_of_the_keys_rows() -> None:
     assert other["t"].tolist() == ["x", "x", "z"]
 
 
+def test_the_key_generated_rows_can_hold_wins_over_an_equally_narrow_sparse_one() -> None:
+    """`route` (200 values) and the pair (`a`, `b`) name the same 200 keys and narrow `dest`
+    alike; only 200 of the 1,600 (`a`, `b`) pairs occur, so a generated pair is rarely one of
+    them (reach 1/8), while any generated `route` is: the rule keys `dest` by `route`."""
+    rng = np.random.default_rng(6)
+    route = rng.integers(0, 200, 20000)
+    combo = np.random.default_rng(7).permutation(1600)[:200]
+    main = np.random.default_rng(8).integers(0, len(DESTS), (200, 2))
+    dest = main[route, (rng.random(20000) < 0.15).astype(int)]
+    real = pd.DataFrame({"route": route, "a": [f"a{v}" for v in combo[route] // 40],
+                         "b": [f"b{v}" for v in combo[route] % 40],
+                         "dest": np.array(DESTS)[dest]})
+    rules = keysets.discover(real, schema_of(real), set())
+    assert [r["key"] for r in rules if "dest" in r["columns"]] == [["route"]]
+
+
 def test_no_rule_where_the_key_does_not_narrow_or_the_columns_are_taken() -> None:
     real = routes()
     loose = real.assign(dest=np.random.default_rng(5).permutation(real["dest"].to_numpy()))

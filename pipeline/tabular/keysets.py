@@ -7,11 +7,11 @@ flight numbers with any airport (two-feature detection AUC: `flight` x `dest` 0.
 value (the key's "set"), those target values with their row counts; decoding keeps a
 generated target that is in its key's set and draws one from the set by count otherwise
 (seeded); a key value the table lacks keeps the generated target. Targets that the same key
-narrows are drawn together, and a target may key a later rule (flights: `dest` from
-(`sched_dep_time`, `carrier`), then `flight` from (`sched_dep_time`, `dest`), then `origin`
-from (`flight`, `dest`)). Rules and fits that read a target (`distance = table[origin,
-dest]`, `air_time ~ profile(dest)`) see its final value: `decode_order.plan` runs the keyset
-rule before them.
+narrows are drawn together, and a target may key a later rule (flights: `flight` from
+`sched_dep_time`, then (`dest`, `carrier`) from `flight`, then `origin` from
+(`sched_dep_time`, `dest`): the timetable). Rules and fits that read a target (`distance =
+table[origin, dest]`, `air_time ~ profile(dest)`, `tailnum` nested in `carrier`) see its
+final value: `decode_order.plan` runs the keyset rule before them.
 
 Found on >= `_MIN_ROWS` training rows for a categorical or integer target with >= 3 values
 and no missing values, keyed by one or two plain columns (categorical, boolean or integer,
@@ -19,8 +19,10 @@ at most one of two integer, no missing values, none that another rule or a fit s
 the key has >= `_MIN_KEY_ROWS` rows per value on average, >= `_MIN_COVER` of the rows sit on
 a stored (key, value) pair, and the sets are narrow: a value drawn from the target's marginal
 lands in its row's set with probability ("chance") <= `_MAX_CHANCE` (flights `dest` given
-(`carrier`, `flight`): 0.04). Targets are taken narrowest first, each with its narrowest key,
-skipping a key that would depend on the target itself. No pair seen in a single training row
+(`carrier`, `flight`): 0.04). Candidates are taken best first by reach x (1 - chance), where
+reach is the probability that a key drawn from its columns' marginals is a stored one (a
+generated key the rule cannot look up fixes nothing), one key per target, skipping a key that
+would depend on the target itself. No pair seen in a single training row
 is stored; the tables are training statistics outside DP's guarantee (docs/privacy.md).
 Found on flights only among the built-in tables.
 """
@@ -91,13 +93,15 @@ def discover(df: pd.DataFrame, schema: dict[str, Any], fixed: set[str]) -> list[
     passing: list[tuple[float, str, tuple[str, ...]]] = []
     for key in keys:
         code, n_keys = _key_codes(codes, levels, key)
+        reach = None
         for t in targets:
             score = None if t in key else _score(code, n_keys, codes[t], levels[t])
             if score and score[0] >= _MIN_COVER and score[1] <= _MAX_CHANCE:
-                passing.append((score[1], t, key))
-    # the narrowest sets first: there the GAN's own draws are furthest from the key's set; a
-    # target may key a later rule (flights: `flight` from (`carrier`, `sched_dep_time`), then
-    # the route from (`carrier`, `flight`)) as long as no target depends on itself
+                reach = _reach(codes, levels, key) if reach is None else reach
+                passing.append((-reach * (1.0 - score[1]), t, key))
+    # best first: a narrow set (a generated value off it is likely) under a key that generated
+    # rows are likely to hold; a target may key a later rule as long as no target depends on
+    # itself
     key_of: dict[str, tuple[str, ...]] = {}
     for _, t, key in sorted(passing):
         if t not in key_of and not any(_depends(c, t, key_of) for c in key):
@@ -117,6 +121,20 @@ def discover(df: pd.DataFrame, schema: dict[str, Any], fixed: set[str]) -> list[
 def _depends(column: str, target: str, key_of: dict[str, tuple[str, ...]]) -> bool:
     """Is `column` `target`, or drawn (through accepted rules) from a key that reads it?"""
     return column == target or any(_depends(c, target, key_of) for c in key_of.get(column, ()))
+
+
+def _reach(codes: dict[str, np.ndarray], levels: dict[str, int], key: tuple[str, ...]
+           ) -> float:
+    """The probability that a key drawn from its columns' marginals, independently, is one
+    the rule stores (>= _MIN_COUNT rows): how often a generated key can be looked up at all
+    (flights (`carrier`, `sched_dep_time`) 0.79, (`sched_dep_time`, `dest`) 0.47)."""
+    shares = [np.bincount(codes[c], minlength=levels[c]) / len(codes[c]) for c in key]
+    code, n_keys = _key_codes(codes, levels, key)
+    counts = np.bincount(code, minlength=n_keys)
+    first = np.flatnonzero(np.r_[True, np.diff(np.sort(code)) != 0])  # one row per key value
+    rows = np.argsort(code, kind="stable")[first]
+    p = np.prod([s[codes[c][rows]] for s, c in zip(shares, key)], axis=0)
+    return float(p[counts[code[rows]] >= _MIN_COUNT].sum())
 
 
 def _key_codes(codes: dict[str, np.ndarray], levels: dict[str, int], key: tuple[str, ...]
