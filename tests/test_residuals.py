@@ -343,3 +343,35 @@ def test_a_clock_column_is_encoded_as_minutes_after_another() -> None:
     assert np.mean(gap(out) % 5 == 0) > 0.99
     lost = _shuffled_span(_fit(df, residual_r2=None), df, fit["column"])
     assert np.mean(np.abs(gap(lost) - want)[common] <= 10) < 0.3
+
+
+def _rides(n: int = 12000, seed: int = 3) -> pd.DataFrame:
+    """Hourly rides: commuting peaks at 8:00 and 17:00 on working days only; `workday` is a
+    lookup of the day of the year (5 days in 7)."""
+    rng = np.random.default_rng(seed)
+    day, hr = rng.integers(1, 366, n), rng.integers(0, 24, n)
+    workday = (day % 7 < 5).astype(int)
+    peak = np.where(np.isin(hr, [8, 17]) & (workday == 1), 400.0, 0.0)
+    rides = 50.0 + 4.0 * hr + peak + rng.normal(0, 10, n)
+    return pd.DataFrame({"day": day, "hr": hr, "workday": workday, "rides": rides.round(1)})
+
+
+def test_level_means_over_a_pair_read_a_column_a_lookup_rule_sets() -> None:
+    df = _rides()
+    t = _fit(df)
+    assert any(r["kind"] == "lookup" and r["column"] == "workday" for r in t.rules)
+    fit = next(f for f in t.fits if f["column"] == "rides")
+    assert sorted(fit["profile"]["column"]) == ["hr", "workday"]
+    # one level column alone explains far less: the peaks need both
+    alone = _fit(df.assign(workday=0))
+    fit_alone = next((f for f in alone.fits if f["column"] == "rides"), None)
+    assert fit_alone is None or fit_alone["r2"] < fit["r2"] - 0.2
+    # a generator's `workday` off its day: decoding sets it from the day first, then restores
+    # `rides` from the final (hr, workday): the peaks stay on working days
+    matrix = t.transform(df)
+    span = next(s for s in t.spans if s.column == "workday")
+    block = slice(span.start, span.start + span.width)
+    matrix[:, block] = np.random.default_rng(1).permutation(matrix[:, block])
+    back = t.inverse_transform(matrix)
+    pd.testing.assert_series_equal(back["workday"], df["workday"])
+    np.testing.assert_allclose(back["rides"], df["rides"], atol=0.051)

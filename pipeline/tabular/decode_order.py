@@ -3,10 +3,11 @@
 Every step reads some columns and writes one or more (`constraints.reads` / `writes`,
 `residuals.reads`; a fit writes its target). A step must read the final values of its inputs,
 as the training rows it was fitted on hold them, so it runs after every step that writes one
-of them. Before `keyset` rules that was simply "all fits, then the rules in discovery order": no
-fit read a column a rule writes. A keyset rule fixes a predictor (flights: `dest` from
-(`carrier`, `flight`), which `air_time ~ profile(dest)` reads), so it must come before those
-fits, and before the rules that read its columns (`distance = table[origin, dest]`).
+of them. That used to be simply "all fits, then the rules in discovery order": no fit read a
+column a rule writes. Now a keyset rule may fix a predictor (flights: `dest`, which `air_time ~
+profile(dest)` reads), so it must come before those fits and before the rules that read its
+columns (`distance = table[origin, dest]`); and a fit's level means may read a lookup rule's
+column (bikeshare `registered ~ profile(hr x workingday)`, `workingday = table[day]`).
 
 `plan` keeps that old order wherever nothing forces another: it takes the earliest step of
 "fits, then rules" whose inputs are final. Steps that write the same column keep their

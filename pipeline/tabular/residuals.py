@@ -20,13 +20,15 @@ unexplained variance of every straight fit of the target: humidity's Magnus curv
 -> 0.997 on nyc_weather) and
 the best trend along an ordering key within a group, alone or with one column (R^2 of the
 trend out of fold, on <= 20,000 rows), and the best per-level means of one discrete column
-(`trends.profile`, out of fold), alone or with one column; an hh:mm target is also fitted as
+(`trends.profile`, out of fold; of one discrete column or of a pair: bikeshare `registered`
+by `hr` x `workingday`), alone or with one column; an hh:mm target is also fitted as
 its minutes after another hh:mm column (space "clock"). Fits with R^2 >= `min_r2` are
 accepted greedily from the best while they form no cycle (decoding restores predictors
 first) and while a residual
 that ignores its predictors still decodes to the column's real marginal (else the fit would
 blur point masses: diamonds `carat` from `y` and `z` lost its peaks at 0.3, 0.5, 1.0).
-Columns an exact rule recomputes (`constraints.py`) take no part. Predictors' missing values
+Columns an exact rule recomputes (`constraints.py`) are never targets, and predictors only as
+levels of a lookup or datepart rule's column (decoding applies that rule first). Predictors' missing values
 count as their median, the same when encoding and decoding. Fits are plain JSON.
 """
 
@@ -40,7 +42,7 @@ import pandas as pd
 from scipy.special import ndtr, ndtri
 from scipy.stats import ks_2samp
 
-from pipeline.tabular import clocks, trends
+from pipeline.tabular import clocks, constraints, trends
 from pipeline.tabular.values import NumberCodec, numbers
 
 _PROBE_ROWS = 2000
@@ -70,24 +72,34 @@ class _Option:
     key: dict | None = None  # a trend's key (`trends.candidates`)
     group: str | None = None
     run_rows: int = 0
-    profile: str | None = None  # a discrete column whose per-level mean residual adds in
+    # a discrete column (or a pair: hr x workingday) whose per-level mean residual adds in
+    profile: str | tuple[str, str] | None = None
     start: str | None = None  # space "clock": the hh:mm column the target's minutes follow
     quadratic: bool = False  # a pair fit with the squares and product of its predictors
 
     @property
     def needs(self) -> tuple[str, ...]:
         return self.sources + (tuple(self.key["columns"]) if self.key else ()) \
-            + ((self.profile,) if self.profile else ()) + ((self.start,) if self.start else ())
+            + _as_tuple(self.profile) + ((self.start,) if self.start else ())
+
+
+def _as_tuple(profile: str | tuple | list | None) -> tuple[str, ...]:
+    return () if not profile else (profile,) if isinstance(profile, str) else tuple(profile)
 
 
 def discover(df: pd.DataFrame, entries: list[dict], rules: list[dict], min_r2: float,
              exact_values_max: int) -> list[dict]:
     """Residual fits for the numerical/integer columns of `entries` (schema entries with
-    dtypes) on `df`; columns that `rules` recompute are neither targets nor predictors. A
-    target with <= `exact_values_max` distinct values decodes to one of them (also fitted on
-    its normal scores: space "rank")."""
+    dtypes) on `df`; columns that `rules` recompute are never targets, and predictors only
+    as level means when a lookup or datepart rule sets them (bikeshare `workingday =
+    table[day]`: decoding applies the rule first, `decode_order.py`). A target with <=
+    `exact_values_max` distinct values decodes to one of them (also fitted on its normal
+    scores: space "rank")."""
     by_name = {e["name"]: e for e in entries}
     recomputed = {r["column"] for r in rules if r["kind"] != "order" and "column" in r}
+    # a level column a lookup or datepart rule sets: its rule's sources join a fit's needs
+    via = {r["column"]: tuple(constraints.reads(r)) for r in rules
+           if r["kind"] in ("lookup", "datepart")}
     cols = [e["name"] for e in entries if e["role"] in ("numerical", "integer")
             and e["name"] not in recomputed][:_MAX_COLUMNS]
     if not cols or len(df) < _MIN_ROWS:
@@ -106,17 +118,18 @@ def discover(df: pd.DataFrame, entries: list[dict], rules: list[dict], min_r2: f
            "clocks": [c for c in cols if clocks.is_clock(values[c])]}
     # the rows on which trends and level means are searched (the same for both)
     rows = np.random.default_rng(1).choice(len(df), min(len(df), _TREND_ROWS), replace=False)
-    ctx.update(sample=df.iloc[rows], sub={c: values[c][rows] for c in cols})
+    ctx.update(sample=df.iloc[rows], sub={c: values[c][rows] for c in cols}, rows=len(df))
     targets = [c for c in cols if distinct[c] >= _MIN_DISTINCT]
     keys, groups, profiles = trends.candidates(df, entries, recomputed)
     options = _numeric_options(cols, targets, ctx) + _trend_options(
         cols, targets, (keys, groups, profiles), ctx) + _profile_options(
-        cols, targets, _discrete(df, entries, recomputed), ctx)
+        cols, targets, _discrete(df, entries, recomputed - set(via)), ctx)
     chosen: dict[str, _Option] = {}  # target -> its option; predictors may be targets too
     fitted: dict[str, dict] = {}
     for option in sorted((o for o in options if o.r2 >= min_r2), key=lambda o: -o.r2):
+        needs = option.needs + tuple(c for p in option.needs for c in via.get(p, ()))
         if option.target in chosen or any(
-                option.target in _ancestors(p, chosen) | {p} for p in option.needs):
+                option.target in _ancestors(p, chosen) | {p} for p in needs):
             continue
         fit = _fit(df, by_name[option.target], option, ctx, exact_values_max)
         if _keeps_marginal(df, fit):
@@ -311,6 +324,10 @@ def _profile_options(cols: list[str], targets: list[str], discrete: list[str],
             if best is None:
                 continue
             r2, p, pred = best
+            pair = _best_pair(y, p, [q for q in discrete if q not in (target, p)], codes,
+                              ctx["rows"])
+            if pair is not None and 1.0 - pair[0] <= _PAIR_GAIN * (1.0 - r2):
+                r2, p, pred = pair
             out.append(_Option(1.0 - (1.0 - r2) * scale, target, space, (), profile=p,
                                start=start))
             plus = _best_addition(y[ok], pred[ok], {target, p, start}, cols, _pred_space(space),
@@ -319,6 +336,34 @@ def _profile_options(cols: list[str], targets: list[str], discrete: list[str],
                 out.append(_Option(1.0 - (1.0 - plus[0]) * scale, target, space, (plus[1],),
                                    profile=p, start=start))
     return out
+
+
+def _best_pair(y: np.ndarray, p: str, others: list[str], codes: dict, rows: int
+               ) -> tuple | None:
+    """(R^2, (p, q), prediction) of the best out-of-fold level means over the pairs of `p`
+    with another discrete column (bikeshare `registered` by hour and working day: commuting
+    peaks come on working days only), pairs with <= MAX_PROFILE_LEVELS levels and >= 20
+    training rows per level on average."""
+    best = None
+    code_p, labels_p = codes[p]
+    for q in others:
+        code_q, labels_q = codes[q]
+        n = len(labels_p) * len(labels_q)
+        if n > trends.MAX_PROFILE_LEVELS or rows < 20 * n:
+            continue
+        code = np.where((code_p >= 0) & (code_q >= 0), code_p * len(labels_q) + code_q, -1)
+        pred, r2 = trends.cross_fitted_profile(code, y, n)
+        if best is None or r2 > best[0]:
+            best = (r2, (p, q), pred)
+    return best
+
+
+def _profile_series(frame: pd.DataFrame, column: str | list | tuple) -> pd.Series:
+    """A profile's column, or for a pair one label per row (missing where either is)."""
+    if isinstance(column, str):
+        return frame[column]
+    a, b = (frame[c] for c in column)
+    return (a.astype(str) + "\x1f" + b.astype(str)).where(a.notna() & b.notna())
 
 
 def _clock_gap(target: np.ndarray, start: np.ndarray) -> np.ndarray:
@@ -444,9 +489,11 @@ def _fit(df: pd.DataFrame, entry: dict, option: _Option, ctx: dict,
         columns.append(oof)
     if option.profile:  # means of the residual after the trend, or after the columns
         base = oof if option.key else design @ np.linalg.lstsq(design[ok], ty[ok], rcond=None)[0]
-        pcode, plabels = trends.group_codes(df[option.profile])
+        pcode, plabels = trends.group_codes(_profile_series(df, option.profile))
         means = trends.profile(np.where(ok, pcode, -1), ty - base, len(plabels))
-        fit["profile"] = {"column": option.profile, "labels": plabels, "means": means.tolist()}
+        fit["profile"] = {"column": option.profile if isinstance(option.profile, str)
+                          else list(option.profile), "labels": plabels,
+                          "means": means.tolist()}
         columns.append(_profile_values(fit["profile"], df))
     design = np.column_stack(columns + [design])[ok]
     design[:, :-1] = np.apply_along_axis(_winsorised, 0, design[:, :-1])
@@ -515,7 +562,7 @@ def _prediction(frame: pd.DataFrame, fit: dict) -> np.ndarray:
 
 
 def _profile_values(profile: dict, frame: pd.DataFrame) -> np.ndarray:
-    code = trends.group_codes(frame[profile["column"]], profile["labels"])[0]
+    code = trends.group_codes(_profile_series(frame, profile["column"]), profile["labels"])[0]
     return np.where(code >= 0, np.asarray(profile["means"])[np.maximum(code, 0)], 0.0)
 
 
@@ -594,14 +641,15 @@ def reads(fit: dict) -> set[str]:
     trend, profile, clock = fit.get("trend"), fit.get("profile"), fit.get("clock")
     return set(fit["sources"]) | set(trend["key"]["columns"] if trend else ()) \
         | ({trend["group"]} if trend and trend["group"] else set()) \
-        | ({profile["column"]} if profile else set()) | ({clock["start"]} if clock else set())
+        | set(_as_tuple(profile["column"] if profile else None)) \
+        | ({clock["start"]} if clock else set())
 
 
 def describe(fit: dict) -> str:
     f = "log " if fit["space"] == "log" else ""
     parts = [f + s for s in fit["sources"]]
     if fit.get("profile"):
-        parts.insert(0, f"profile({fit['profile']['column']})")
+        parts.insert(0, f"profile({' x '.join(_as_tuple(fit['profile']['column']))})")
     if fit.get("trend"):
         t = fit["trend"]
         group = f" | {t['group']}" if t["group"] else ""
