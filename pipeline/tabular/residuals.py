@@ -28,7 +28,8 @@ first) and while a residual
 that ignores its predictors still decodes to the column's real marginal (else the fit would
 blur point masses: diamonds `carat` from `y` and `z` lost its peaks at 0.3, 0.5, 1.0).
 Columns an exact rule recomputes (`constraints.py`) are never targets, and predictors only as
-levels of a lookup or datepart rule's column (decoding applies that rule first). Predictors' missing values
+the second of a pair of level columns, set by a lookup or datepart rule (decoding applies
+that rule first). Predictors' missing values
 count as their median, the same when encoding and decoding. Fits are plain JSON.
 """
 
@@ -91,8 +92,8 @@ def discover(df: pd.DataFrame, entries: list[dict], rules: list[dict], min_r2: f
              exact_values_max: int) -> list[dict]:
     """Residual fits for the numerical/integer columns of `entries` (schema entries with
     dtypes) on `df`; columns that `rules` recompute are never targets, and predictors only
-    as level means when a lookup or datepart rule sets them (bikeshare `workingday =
-    table[day]`: decoding applies the rule first, `decode_order.py`). A target with <=
+    as the second column of a pair of level columns, when a lookup or datepart rule sets them
+    (bikeshare `workingday = table[day]`: decoding applies the rule first, `decode_order.py`). A target with <=
     `exact_values_max` distinct values decodes to one of them (also fitted on its normal
     scores: space "rank")."""
     by_name = {e["name"]: e for e in entries}
@@ -123,7 +124,8 @@ def discover(df: pd.DataFrame, entries: list[dict], rules: list[dict], min_r2: f
     keys, groups, profiles = trends.candidates(df, entries, recomputed)
     options = _numeric_options(cols, targets, ctx) + _trend_options(
         cols, targets, (keys, groups, profiles), ctx) + _profile_options(
-        cols, targets, _discrete(df, entries, recomputed - set(via)), ctx)
+        cols, targets, _discrete(df, entries, recomputed), ctx,
+        _discrete(df, entries, recomputed - set(via)))
     chosen: dict[str, _Option] = {}  # target -> its option; predictors may be targets too
     fitted: dict[str, dict] = {}
     for option in sorted((o for o in options if o.r2 >= min_r2), key=lambda o: -o.r2):
@@ -290,14 +292,14 @@ def _discrete(df: pd.DataFrame, entries: list[dict], recomputed: set[str]) -> li
 
 
 def _profile_options(cols: list[str], targets: list[str], discrete: list[str],
-                     ctx: dict) -> list[_Option]:
+                     ctx: dict, partners: list[str]) -> list[_Option]:
     """Per target and space: the best per-level mean of one discrete column (out-of-fold
     R^2), alone and with the one column that adds most (flights `air_time` by `dest`). An
     hh:mm target is also fitted as its minutes after another hh:mm column, modulo a day
     (space "clock": `sched_arr_time` = `sched_dep_time` + the scheduled duration, which the
     destination nearly fixes); its R^2 is on the target's own minutes."""
     median, shift, cdf, sub = ctx["median"], ctx["shift"], ctx["cdf"], ctx["sub"]
-    codes = {p: trends.group_codes(ctx["sample"][p]) for p in discrete}
+    codes = {p: trends.group_codes(ctx["sample"][p]) for p in set(discrete) | set(partners)}
     out = []
     for target in targets:
         spaces = [(space, None, _to_target(sub[target], space, shift[target], cdf.get(target)))
@@ -324,7 +326,7 @@ def _profile_options(cols: list[str], targets: list[str], discrete: list[str],
             if best is None:
                 continue
             r2, p, pred = best
-            pair = _best_pair(y, p, [q for q in discrete if q not in (target, p)], codes,
+            pair = _best_pair(y, p, [q for q in partners if q not in (target, p)], codes,
                               ctx["rows"])
             if pair is not None and 1.0 - pair[0] <= _PAIR_GAIN * (1.0 - r2):
                 r2, p, pred = pair
