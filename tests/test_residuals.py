@@ -375,3 +375,31 @@ def test_level_means_over_a_pair_read_a_column_a_lookup_rule_sets() -> None:
     back = t.inverse_transform(matrix)
     pd.testing.assert_series_equal(back["workday"], df["workday"])
     np.testing.assert_allclose(back["rides"], df["rides"], atol=0.051)
+
+
+def test_a_residual_whose_spread_depends_on_the_level_is_scaled_per_level() -> None:
+    """Rides on working days spread 4x wider than on other days around their level means:
+    residuals drawn apart from their rows (a shuffled span) decode with each level's own
+    spread only when they are scaled per level."""
+    rng = np.random.default_rng(4)
+    n = 12000
+    day, hr = rng.integers(1, 366, n), rng.integers(0, 24, n)
+    workday = (day % 7 < 5).astype(int)
+    level = 100.0 + 10.0 * hr + 300.0 * workday
+    rides = level + rng.normal(0, 1, n) * np.where(workday == 1, 40.0, 10.0)
+    df = pd.DataFrame({"day": day, "hr": hr, "workday": workday, "rides": rides.round(1)})
+    t = _fit(df)
+    fit = next(f for f in t.fits if f["column"] == "rides")
+    assert fit["profile"]["scales"] is not None
+    back = t.inverse_transform(t.transform(df))
+    np.testing.assert_allclose(back["rides"], df["rides"], atol=0.051)  # exact round trip
+
+    def spread_ratios(transformer: TableTransformer) -> np.ndarray:
+        out = _shuffled_span(transformer, df, "rides")
+        gap_out, gap_real = out["rides"] - level, df["rides"] - level
+        return np.array([gap_out[workday == w].std() / gap_real[workday == w].std()
+                         for w in (0, 1)])
+
+    assert np.all(np.abs(np.log(spread_ratios(t))) < np.log(1.25))
+    fit["profile"]["scales"] = None  # one spread for all: quiet days blur, busy days shrink
+    assert np.abs(np.log(spread_ratios(t))).max() > np.log(1.5)

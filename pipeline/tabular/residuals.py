@@ -62,6 +62,8 @@ _QUAD_GAIN = 0.5
 _TRIM = 0.005
 _MAX_KS = 0.05  # marginal check: a continuous target decoded from shuffled residuals
 _MAX_PROFILES = 12  # discrete columns tried as per-level means on their own
+_MAX_SPREAD_RATIO = 2.0  # level scales where the residual's spread differs more between levels
+_MIN_SPREAD = 0.1  # of the overall spread: a level under it is a point mass (scale 1)
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,9 @@ def discover(df: pd.DataFrame, entries: list[dict], rules: list[dict], min_r2: f
             continue
         fit = _fit(df, by_name[option.target], option, ctx, exact_values_max)
         if _keeps_marginal(df, fit):
+            if fit["profile"]:  # after the check: the scales decide no fit's acceptance
+                fit["profile"]["scales"] = _level_scales(
+                    fit, df, _target_of(df, fit) - _prediction(df, fit))
             chosen[option.target], fitted[option.target] = option, fit
     return [fitted[t] for t in _topological(chosen)]  # predictors restored before targets
 
@@ -511,6 +516,39 @@ def _fit(df: pd.DataFrame, entry: dict, option: _Option, ctx: dict,
     return fit
 
 
+def _level_scales(fit: dict, df: pd.DataFrame, residual: np.ndarray) -> list[float] | None:
+    """Per profile level, the residual's spread relative to all rows, when the spreads differ
+    by more than `_MAX_SPREAD_RATIO` between levels with >= MIN_LEVEL_ROWS rows (bikeshare
+    `registered` in logs: 0.32 at night on working days to 0.84; drawn apart from the level,
+    one spread for all would blur the busy hours and spike the quiet ones); residuals are
+    divided by their level's scale when encoding. None: one spread fits all."""
+    code = trends.group_codes(_profile_series(df, fit["profile"]["column"]),
+                              fit["profile"]["labels"])[0]
+    ok = (code >= 0) & ~np.isnan(residual)
+    n = len(fit["profile"]["labels"])
+    count = np.bincount(code[ok], minlength=n)
+    mean = np.bincount(code[ok], residual[ok], minlength=n) / np.maximum(count, 1)
+    var = np.bincount(code[ok], (residual[ok] - mean[code[ok]]) ** 2, minlength=n) \
+        / np.maximum(count - 1, 1)
+    overall, sd = float(np.nanstd(residual)), np.sqrt(var)
+    # a level that is a point mass of the target (calm wind: speed 0) keeps scale 1: scaled
+    # up by its own tiny spread, its residuals would swamp the others'
+    kept = (count >= trends.MIN_LEVEL_ROWS) & (sd >= _MIN_SPREAD * overall)
+    if overall <= 0 or kept.sum() < 2 or sd[kept].max() <= _MAX_SPREAD_RATIO * sd[kept].min():
+        return None
+    return np.where(kept, sd / overall, 1.0).tolist()
+
+
+def _spread(fit: dict, frame: pd.DataFrame) -> np.ndarray | float:
+    """Each row's residual scale (1 without level scales)."""
+    scales = fit["profile"].get("scales") if fit.get("profile") else None
+    if not scales:
+        return 1.0
+    code = trends.group_codes(_profile_series(frame, fit["profile"]["column"]),
+                              fit["profile"]["labels"])[0]
+    return np.where(code >= 0, np.asarray(scales)[np.maximum(code, 0)], 1.0)
+
+
 def _target_of(frame: pd.DataFrame, fit: dict) -> np.ndarray:
     """The fitted quantity: the target in its space (a clock target: minutes after its
     start column, a missing start counting as the start's median)."""
@@ -602,8 +640,8 @@ def forward(df: pd.DataFrame, fits: list[dict]) -> pd.DataFrame:
     out = df.copy()
     for fit in fits:
         ty = _target_of(df, fit)
-        out[fit["column"]] = pd.Series(ty - _prediction(df, fit), index=df.index,
-                                       name=fit["column"])
+        out[fit["column"]] = pd.Series((ty - _prediction(df, fit)) / _spread(fit, df),
+                                       index=df.index, name=fit["column"])
     return out
 
 
@@ -613,7 +651,7 @@ def restore(frame: pd.DataFrame, fits: list[dict]) -> pd.DataFrame:
     for fit in fits:
         r = numbers(frame[fit["column"]])
         missing = np.isnan(r)
-        v = _prediction(frame, fit) + np.where(missing, 0.0, r)
+        v = _prediction(frame, fit) + np.where(missing, 0.0, r) * _spread(fit, frame)
         if fit["space"] in ("log", "logt"):
             v = np.exp(np.minimum(v, 700.0)) - fit["shifts"][-1]
         if fit["space"] == "rank":  # the value whose CDF step holds Phi(score)
