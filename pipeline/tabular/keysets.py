@@ -24,7 +24,9 @@ reach is the probability that a key drawn from its columns' marginals is a store
 generated key the rule cannot look up fixes nothing), one key per target, skipping a key that
 would depend on the target itself. No pair seen in a single training row
 is stored; the tables are training statistics outside DP's guarantee (docs/privacy.md).
-Found on flights only among the built-in tables.
+Found on flights only among the built-in tables. The search is bounded for wide and long
+tables: the first `_MAX_COLUMNS` plain columns, scored on <= `_SCORE_ROWS` rows (40
+categorical columns x 1,000,000 rows: 5 s on 2 cores).
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ _MIN_COVER = 0.9
 _MAX_CHANCE = 0.5
 _MIN_LEVELS = 3
 _MAX_PAIRS = 20000
+# bounds on the search (pairs of columns x targets, each one pass over the rows): 16 plain
+# columns, in schema order, and 250,000 rows (flights' 235,743 are all scored)
+_MAX_COLUMNS = 16
+_SCORE_ROWS = 250000
 _SEP = "\x1f"
 _KEY_ROLES = ("categorical", "boolean", "integer")
 _TARGET_ROLES = ("categorical", "integer")
@@ -82,8 +88,11 @@ def discover(df: pd.DataFrame, schema: dict[str, Any], fixed: set[str]) -> list[
         return []
     role = {c["name"]: c["role"] for c in schema["columns"]}
     plain = [c for c, r in role.items() if r in _KEY_ROLES and c not in fixed
-             and not df[c].isna().any()]
-    codes = {c: pd.factorize(df[c], sort=True)[0] for c in plain}
+             and not df[c].isna().any()][:_MAX_COLUMNS]
+    # scored on <= _SCORE_ROWS rows (a seeded sample), the stored pairs taken from all rows
+    probe = df if len(df) <= _SCORE_ROWS else df.iloc[np.sort(
+        np.random.default_rng(0).choice(len(df), _SCORE_ROWS, replace=False))]
+    codes = {c: pd.factorize(probe[c], sort=True)[0] for c in plain}
     levels = {c: int(codes[c].max()) + 1 for c in plain}
     targets = [c for c in plain if role[c] in _TARGET_ROLES and levels[c] >= _MIN_LEVELS]
     if not targets:
