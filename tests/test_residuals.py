@@ -403,3 +403,39 @@ def test_a_residual_whose_spread_depends_on_the_level_is_scaled_per_level() -> N
     assert np.all(np.abs(np.log(spread_ratios(t))) < np.log(1.25))
     fit["profile"]["scales"] = None  # one spread for all: quiet days blur, busy days shrink
     assert np.abs(np.log(spread_ratios(t))).max() > np.log(1.5)
+
+
+def _winds(n: int = 6000, seed: int = 5) -> pd.DataFrame:
+    """Hourly wind: a direction that drifts (a random walk round the compass, whole tens of
+    degrees, 360 = north) and is 0 exactly when the wind is calm (speed 0, 6 % of hours)."""
+    rng = np.random.default_rng(seed)
+    walk = np.mod(200.0 + np.cumsum(rng.normal(0, 12, n)), 360.0)
+    direction = np.round(walk / 10.0) * 10.0
+    direction[direction == 0] = 360.0
+    speed = np.where(rng.random(n) < 0.06, 0.0, rng.gamma(3.0, 3.0, n).round(1) + 0.1)
+    direction[speed == 0] = 0.0
+    when = pd.Timestamp("2013-01-01") + pd.to_timedelta(np.arange(n), unit="h")
+    return pd.DataFrame({"time": when, "direction": direction.astype(int), "speed": speed})
+
+
+def test_a_direction_follows_its_trend_round_the_compass_and_keeps_calm_hours() -> None:
+    df = _winds()
+    t = _fit(df)
+    assert any(r["kind"] == "together" for r in t.rules)
+    fit = next(f for f in t.fits if f["column"] == "direction")
+    assert fit["space"] == "circ" and fit["circ"]["tie"]["column"] == "speed"
+    assert fit["r2"] > 0.8
+    back = t.inverse_transform(t.transform(df))
+    pd.testing.assert_series_equal(back["direction"], df["direction"])  # exact, 360 and 0 too
+    # residuals drawn apart from their hours: the direction stays near its hour's (the
+    # trend's) and the calm hours are exactly the calm ones; the value shares stay real
+    out = _shuffled_span(t, df, "direction")
+    assert ((out["direction"] == 0) == (df["speed"] == 0)).all()
+    moving = df["speed"] > 0
+    gap = np.abs(np.mod(out["direction"] - df["direction"] + 180, 360) - 180)[moving]
+    free = np.abs(np.mod(np.random.default_rng(0).permutation(df["direction"][moving])
+                         - df["direction"][moving] + 180, 360) - 180)
+    assert np.median(gap) < 30 and np.median(free) > 60
+    shares = pd.concat([out["direction"].value_counts(normalize=True),
+                        df["direction"].value_counts(normalize=True)], axis=1).fillna(0)
+    assert 0.5 * np.abs(shares.iloc[:, 0] - shares.iloc[:, 1]).sum() < 0.08

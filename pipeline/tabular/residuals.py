@@ -79,11 +79,13 @@ class _Option:
     profile: str | tuple[str, str] | None = None
     start: str | None = None  # space "clock": the hh:mm column the target's minutes follow
     quadratic: bool = False  # a pair fit with the squares and product of its predictors
+    partner: str | None = None  # space "circ": the column whose point mass sets the target's
 
     @property
     def needs(self) -> tuple[str, ...]:
         return self.sources + (tuple(self.key["columns"]) if self.key else ()) \
-            + _as_tuple(self.profile) + ((self.start,) if self.start else ())
+            + _as_tuple(self.profile) + ((self.start,) if self.start else ()) \
+            + ((self.partner,) if self.partner else ())
 
 
 def _as_tuple(profile: str | tuple | list | None) -> tuple[str, ...]:
@@ -121,13 +123,15 @@ def discover(df: pd.DataFrame, entries: list[dict], rules: list[dict], min_r2: f
            "clocks": [c for c in cols if clocks.is_clock(values[c])]}
     # the rows on which trends and level means are searched (the same for both)
     rows = np.random.default_rng(1).choice(len(df), min(len(df), _TREND_ROWS), replace=False)
-    ctx.update(sample=df.iloc[rows], sub={c: values[c][rows] for c in cols}, rows=len(df))
+    ctx.update(sample=df.iloc[rows], sub={c: values[c][rows] for c in cols}, rows=len(df),
+               rules=rules)
     targets = [c for c in cols if distinct[c] >= _MIN_DISTINCT]
     keys, groups, profiles = trends.candidates(df, entries, recomputed)
     options = _numeric_options(cols, targets, ctx) + _trend_options(
         cols, targets, (keys, groups, profiles), ctx) + _profile_options(
         cols, targets, _discrete(df, entries, recomputed), ctx,
-        _discrete(df, entries, recomputed - set(via)))
+        _discrete(df, entries, recomputed - set(via))) + _circular_options(
+        targets, (keys, groups), ctx, rules)
     chosen: dict[str, _Option] = {}  # target -> its option; predictors may be targets too
     fitted: dict[str, dict] = {}
     for option in sorted((o for o in options if o.r2 >= min_r2), key=lambda o: -o.r2):
@@ -457,10 +461,100 @@ def _to_target(y: np.ndarray, space: str, shift: float | None, cdf: tuple | None
     return _forward_values(y, "log" if space == "logt" else space, shift)
 
 
+def _circular_options(targets: list[str], candidates: tuple[list, list], ctx: dict,
+                      rules: list[dict]) -> list[_Option]:
+    """Directions in degrees (values in [0, 360], the largest >= 350: nyc_weather `wind_dir`):
+    the best trend of the angle's cosine and sine along a key (circular R^2, out of fold).
+    A value that a `together` rule ties to another column's point mass (calm: `wind_dir = 0`
+    exactly when `wind_speed = 0`) is no angle: those rows take no part, and decoding sets
+    the value wherever the other column sits on its mass."""
+    keys, groups = candidates
+    out = []
+    for target in targets:
+        v = ctx["sub"][target]
+        present = v[~np.isnan(v)]
+        if not keys or present.min() < 0 or present.max() > 360 or present.max() < 350:
+            continue
+        mass = _tied_mass(target, rules)
+        degrees = np.where(v == mass[1], np.nan, v) if mass else v
+        if (~np.isnan(degrees)).sum() < 100:
+            continue
+        best = None
+        for k in keys:
+            if target in k["columns"]:
+                continue
+            kx = trends.key_values(ctx["sample"], k)
+            for g in groups:
+                code, labels = trends.group_of(ctx["sample"], g)
+                m, _, r2 = trends.cross_fitted_angle(kx, code, degrees, len(labels))
+                if best is None or r2 > best[0]:
+                    best = (r2, k, g, m)
+        if best is not None:
+            r2, k, g, m = best
+            out.append(_Option(float(r2), target, "circ", (), k, g, m,
+                               partner=mass[0] if mass else None))
+    return out
+
+
+def _tied_mass(target: str, rules: list[dict]) -> tuple[str, float, float] | None:
+    """(other column, the target's value, the other's value) of a together rule on target."""
+    for r in rules:
+        if r["kind"] == "together" and target in r["columns"]:
+            i = r["columns"].index(target)
+            return r["columns"][1 - i], float(r["values"][i]), float(r["values"][1 - i])
+    return None
+
+
+def _fit_circular(df: pd.DataFrame, entry: dict, option: _Option, ctx: dict,
+                  rules: list[dict]) -> dict:
+    """A direction as its wrapped difference (degrees, [-180, 180)) from the angle of its
+    trends' cosine and sine; decoded into (low, low + 360] with `low` half the smallest
+    positive value, so north stays 360 and never becomes a tied 0, then onto its real values."""
+    y = ctx["values"][entry["name"]]
+    mass = _tied_mass(entry["name"], rules)
+    angle_rows = ~np.isnan(y) & ((y != mass[1]) if mass else True)
+    key = trends.key_values(df, option.key)
+    code, labels = trends.group_of(df, option.group)
+    rad = np.deg2rad(y)
+    trend = {"key": option.key, "group": option.group, "labels": labels}
+    fit = {"column": entry["name"], "space": "circ", "sources": [], "fill": [], "shifts": [0.0],
+           "trend": {**trend, **trends.fit(key[angle_rows], code[angle_rows],
+                                           np.cos(rad[angle_rows]), len(labels),
+                                           2 * option.run_rows)},
+           "trend_sin": trends.fit(key[angle_rows], code[angle_rows], np.sin(rad[angle_rows]),
+                                   len(labels), 2 * option.run_rows),
+           "profile": None, "clock": None, "r2": round(option.r2, 6), "quadratic": False,
+           "coef": [],
+           "circ": {"low": float(np.min(y[angle_rows & (y > 0)])) / 2.0,
+                    "tie": None if mass is None else
+                    {"column": mass[0], "other": mass[2], "value": mass[1]}},
+           "codec": NumberCodec.fit(df[entry["name"]], entry["role"], entry["dtype"]).to_dict(),
+           "has_missing": bool(float(entry.get("missing_rate") or 0.0) > 0
+                               or np.isnan(y).any()),
+           "values": None, "cuts": None}
+    decoded = y[angle_rows]
+    distinct = np.unique(decoded)
+    if len(distinct) <= ctx["exact_values_max"]:
+        fit.update(values=distinct.tolist(), cuts=_cuts(distinct, decoded).tolist())
+    return fit
+
+
+def _angle_of(frame: pd.DataFrame, fit: dict) -> np.ndarray:
+    """The trends' predicted direction in degrees."""
+    trend = fit["trend"]
+    key = trends.key_values(frame, trend["key"])
+    code = trends.group_of(frame, trend["group"], trend["labels"])[0]
+    return np.rad2deg(np.arctan2(trends.predict(fit["trend_sin"], key, code),
+                                 trends.predict(trend, key, code)))
+
+
 def _fit(df: pd.DataFrame, entry: dict, option: _Option, ctx: dict,
          exact_values_max: int) -> dict:
     """Least squares on every row where the target is present (predictors filled); a trend
     enters the fit through its out-of-fold values, so its weight is what generalises."""
+    if option.space == "circ":
+        return _fit_circular(df, entry, option, {**ctx, "exact_values_max": exact_values_max},
+                             ctx["rules"])
     target, space = entry["name"], option.space
     values, median, shift = ctx["values"], ctx["median"], ctx["shift"]
     y = values[target]
@@ -639,6 +733,14 @@ def forward(df: pd.DataFrame, fits: list[dict]) -> pd.DataFrame:
         return df
     out = df.copy()
     for fit in fits:
+        if fit["space"] == "circ":  # the wrapped difference from the trend's direction
+            y = numbers(df[fit["column"]])
+            r = np.rad2deg(trends.wrap(np.deg2rad(y - _angle_of(df, fit))))
+            tie = fit["circ"]["tie"]
+            if tie:  # a tied value is no direction: its residual carries nothing
+                r = np.where(y == tie["value"], 0.0, r)
+            out[fit["column"]] = pd.Series(r, index=df.index, name=fit["column"])
+            continue
         ty = _target_of(df, fit)
         out[fit["column"]] = pd.Series((ty - _prediction(df, fit)) / _spread(fit, df),
                                        index=df.index, name=fit["column"])
@@ -651,6 +753,17 @@ def restore(frame: pd.DataFrame, fits: list[dict]) -> pd.DataFrame:
     for fit in fits:
         r = numbers(frame[fit["column"]])
         missing = np.isnan(r)
+        if fit["space"] == "circ":
+            low = fit["circ"]["low"]
+            v = np.mod(_angle_of(frame, fit) + np.where(missing, 0.0, r) - low, 360.0) + low
+            if fit["values"] is not None:
+                v = np.asarray(fit["values"])[np.searchsorted(np.asarray(fit["cuts"]), v)]
+            tie = fit["circ"]["tie"]
+            if tie:
+                v = np.where(numbers(frame[tie["column"]]) == tie["other"], tie["value"], v)
+            frame[fit["column"]] = NumberCodec.from_dict(fit["codec"]).from_float(
+                v, missing if fit["has_missing"] else None).values
+            continue
         v = _prediction(frame, fit) + np.where(missing, 0.0, r) * _spread(fit, frame)
         if fit["space"] in ("log", "logt"):
             v = np.exp(np.minimum(v, 700.0)) - fit["shifts"][-1]
@@ -682,7 +795,8 @@ def reads(fit: dict) -> set[str]:
     return set(fit["sources"]) | set(trend["key"]["columns"] if trend else ()) \
         | ({trend["group"]} if trend and trend["group"] else set()) \
         | set(_as_tuple(profile["column"] if profile else None)) \
-        | ({clock["start"]} if clock else set())
+        | ({clock["start"]} if clock else set()) \
+        | ({fit["circ"]["tie"]["column"]} if fit.get("circ") and fit["circ"]["tie"] else set())
 
 
 def describe(fit: dict) -> str:
@@ -698,5 +812,8 @@ def describe(fit: dict) -> str:
         parts.insert(0, f"clock({fit['clock']['start']})")
     if fit.get("quadratic"):
         parts.append("second-order terms")
+    if fit["space"] == "circ" and fit["circ"]["tie"]:
+        tie = fit["circ"]["tie"]
+        parts.append(f"{fit['circ']['tie']['value']:g} where {tie['column']} = {tie['other']:g}")
     return (f"{fit['column']} ~ {' + '.join(parts)} ({fit['space']}, R^2 {fit['r2']:.4f}; "
             f"encoded as the residual)")

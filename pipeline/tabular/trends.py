@@ -117,6 +117,37 @@ def cross_fitted(key: np.ndarray, code: np.ndarray, y: np.ndarray, n_groups: int
     return best
 
 
+def cross_fitted_angle(key: np.ndarray, code: np.ndarray, degrees: np.ndarray, n_groups: int,
+                       seed: int = 0) -> tuple[int, np.ndarray, float]:
+    """`cross_fitted` for a direction in degrees: trends of its cosine and sine (one run length
+    for both), the predicted angle atan2(sin, cos) per row and a circular R^2 (1 - mean squared
+    wrapped error / that of the circular mean). NaN rows take no part."""
+    ok = ~np.isnan(degrees)
+    rad = np.deg2rad(degrees)
+    cos, sin = np.cos(rad), np.sin(rad)
+    fold = np.random.default_rng(seed).random(len(degrees)) < 0.5
+    centre = np.arctan2(np.nanmean(sin), np.nanmean(cos))
+    base = float(np.mean(wrap(rad[ok] - centre) ** 2))
+    best = (RUN_ROWS[0], np.full(len(degrees), np.rad2deg(centre)), -np.inf)
+    for m in RUN_ROWS:
+        pred = np.empty(len(degrees))
+        for f in (True, False):
+            rows = fold == f
+            parts = [_predict(key[~rows], code[~rows], _table(key[rows], code[rows], v[rows],
+                                                               n_groups, m),
+                              float(np.nanmean(v[rows]))) for v in (cos, sin)]
+            pred[~rows] = np.arctan2(parts[1], parts[0])
+        r2 = 1.0 - float(np.mean(wrap(rad[ok] - pred[ok]) ** 2)) / max(base, 1e-300)
+        if r2 > best[2]:
+            best = (m, np.rad2deg(pred), r2)
+    return best
+
+
+def wrap(radians: np.ndarray) -> np.ndarray:
+    """Angles to [-pi, pi)."""
+    return np.mod(radians + np.pi, 2.0 * np.pi) - np.pi
+
+
 def fit(key: np.ndarray, code: np.ndarray, y: np.ndarray, n_groups: int, m: int) -> dict:
     """The trend's JSON state on every row (knots per group)."""
     table = _table(key, code, y, n_groups, m)
