@@ -22,7 +22,9 @@ the best trend along an ordering key within a group, alone or with one column (R
 trend out of fold, on <= 20,000 rows), and the best per-level means of one discrete column
 (`trends.profile`, out of fold; of one discrete column or of a pair: bikeshare `registered`
 by `hr` x `workingday`), alone or with one column; an hh:mm target is also fitted as
-its minutes after another hh:mm column (space "clock"). Fits with R^2 >= `min_r2` are
+its minutes after another hh:mm column (space "clock"), and a direction in degrees as its
+wrapped difference from a trend of its angle (space "circ", circular R^2). Fits with R^2 >=
+`min_r2` are
 accepted greedily from the best while they form no cycle (decoding restores predictors
 first) and while a residual
 that ignores its predictors still decodes to the column's real marginal (else the fit would
