@@ -118,7 +118,8 @@ def cross_fitted(key: np.ndarray, code: np.ndarray, y: np.ndarray, n_groups: int
 
 
 def cross_fitted_angle(key: np.ndarray, code: np.ndarray, degrees: np.ndarray, n_groups: int,
-                       seed: int = 0) -> tuple[int, np.ndarray, float]:
+                       seed: int = 0, runs: tuple[int, ...] = RUN_ROWS
+                       ) -> tuple[int, np.ndarray, float]:
     """`cross_fitted` for a direction in degrees: trends of its cosine and sine (one run length
     for both), the predicted angle atan2(sin, cos) per row and a circular R^2 (1 - mean squared
     wrapped error / that of the circular mean). NaN rows take no part."""
@@ -128,8 +129,8 @@ def cross_fitted_angle(key: np.ndarray, code: np.ndarray, degrees: np.ndarray, n
     fold = np.random.default_rng(seed).random(len(degrees)) < 0.5
     centre = np.arctan2(np.nanmean(sin), np.nanmean(cos))
     base = float(np.mean(wrap(rad[ok] - centre) ** 2))
-    best = (RUN_ROWS[0], np.full(len(degrees), np.rad2deg(centre)), -np.inf)
-    for m in RUN_ROWS:
+    best = (runs[0], np.full(len(degrees), np.rad2deg(centre)), -np.inf)
+    for m in runs:
         pred = np.empty(len(degrees))
         for f in (True, False):
             rows = fold == f
