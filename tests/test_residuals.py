@@ -435,7 +435,7 @@ def test_a_direction_follows_its_trend_round_the_compass_and_keeps_calm_hours() 
     gap = np.abs(np.mod(out["direction"] - df["direction"] + 180, 360) - 180)[moving]
     free = np.abs(np.mod(np.random.default_rng(0).permutation(df["direction"][moving])
                          - df["direction"][moving] + 180, 360) - 180)
-    assert np.median(gap) < 30 and np.median(free) > 60
+    assert np.median(gap) < 45 and np.median(free) > 75
     shares = pd.concat([out["direction"].value_counts(normalize=True),
                         df["direction"].value_counts(normalize=True)], axis=1).fillna(0)
     assert 0.5 * np.abs(shares.iloc[:, 0] - shares.iloc[:, 1]).sum() < 0.08
