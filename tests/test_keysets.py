@@ -94,6 +94,22 @@ def test_the_key_generated_rows_can_hold_wins_over_an_equally_narrow_sparse_one(
     assert [r["key"] for r in rules if "dest" in r["columns"]] == [["route"]]
 
 
+def test_a_chain_of_keys_is_drawn_as_one_joint_set() -> None:
+    """Each departure slot has two flight numbers (80 / 20 %), each flight number one
+    destination: `flight` is narrowed by `slot` and `dest` by `flight`; drawn as a chain a
+    redrawn flight would keep a destination the slot never flies to, so both come from the
+    slot's (flight, dest) pairs."""
+    rng = np.random.default_rng(9)
+    slot = rng.integers(0, 300, 20000)
+    flights = np.random.default_rng(10).permutation(2000)[:600].reshape(300, 2)
+    flight = flights[slot, (rng.random(20000) < 0.2).astype(int)]
+    dest_of = np.random.default_rng(11).integers(0, len(DESTS), 2000)
+    real = pd.DataFrame({"slot": slot, "flight": flight, "dest": np.array(DESTS)[dest_of[flight]],
+                         "noise": rng.normal(size=20000)})
+    rules = keysets.discover(real, schema_of(real), set())
+    assert [(r["key"], sorted(r["columns"])) for r in rules] == [(["slot"], ["dest", "flight"])]
+
+
 def test_no_rule_where_the_key_does_not_narrow_or_the_columns_are_taken() -> None:
     real = routes()
     loose = real.assign(dest=np.random.default_rng(5).permutation(real["dest"].to_numpy()))

@@ -7,9 +7,10 @@ flight numbers with any airport (two-feature detection AUC: `flight` x `dest` 0.
 value (the key's "set"), those target values with their row counts; decoding keeps a
 generated target that is in its key's set and draws one from the set by count otherwise
 (seeded); a key value the table lacks keeps the generated target. Targets that the same key
-narrows are drawn together, and a target may key a later rule (flights: `flight` from
-`sched_dep_time`, then (`dest`, `carrier`) from `flight`, then `origin` from
-(`sched_dep_time`, `dest`): the timetable). Rules and fits that read a target (`distance =
+narrows are drawn together, and a target whose best key reads another target joins that
+one's draw where the joint still covers the rows (flights: `flight` from `sched_dep_time`,
+`dest` and `carrier` from `flight`, `origin` from (`sched_dep_time`, `dest`) become one
+draw of (`flight`, `dest`, `carrier`, `origin`) from `sched_dep_time`: the timetable). Rules and fits that read a target (`distance =
 table[origin, dest]`, `air_time ~ profile(dest)`, `tailnum` nested in `carrier`) see its
 final value: `decode_order.plan` runs the keyset rule before them.
 
@@ -115,6 +116,7 @@ def discover(df: pd.DataFrame, schema: dict[str, Any], fixed: set[str]) -> list[
     for _, t, key in sorted(passing):
         if t not in key_of and not any(_depends(c, t, key_of) for c in key):
             key_of[t] = key
+    _join(df, key_of)
     by_key: dict[tuple[str, ...], list[str]] = {}
     for t, key in key_of.items():
         by_key.setdefault(key, []).append(t)
@@ -125,6 +127,32 @@ def discover(df: pd.DataFrame, schema: dict[str, Any], fixed: set[str]) -> list[
         if rule is not None:
             rules.append(rule)
     return rules
+
+
+def _join(df: pd.DataFrame, key_of: dict[str, tuple[str, ...]]) -> None:
+    """In place: a target whose key reads another target is drawn together with that one,
+    from its key, where the joint still covers >= _MIN_COVER of the rows (a key that does
+    not narrow the target spreads the joint over rare tuples, which fails that): a chain
+    (`flight` from `sched_dep_time`, `dest` from `flight`) only keeps each link, a joint draw
+    keeps the whole (flights, offline on one model: detection 0.775 chained, 0.716 with the
+    timetable drawn from `sched_dep_time`)."""
+    for _ in range(len(key_of)):
+        moved = False
+        for t, own in list(key_of.items()):
+            for c in own:
+                key = key_of.get(c)
+                if key is None or t in key:
+                    continue
+                rest = {u: k for u, k in key_of.items() if u != t}
+                if any(_depends(k, t, rest) for k in key):
+                    continue
+                together = [u for u, k in key_of.items() if k == key] + [t]
+                if _rule(df, list(key), together) is not None:
+                    key_of[t] = key
+                    moved = True
+                    break
+        if not moved:
+            return
 
 
 def _depends(column: str, target: str, key_of: dict[str, tuple[str, ...]]) -> bool:
