@@ -10,7 +10,8 @@ generated target that is in its key's set and draws one from the set by count ot
 narrows are drawn together, and a target whose best key reads another target joins that
 one's draw where the joint still covers the rows (flights: `flight` from `sched_dep_time`,
 `dest` and `carrier` from `flight`, `origin` from (`sched_dep_time`, `dest`) become one
-draw of (`flight`, `dest`, `carrier`, `origin`) from `sched_dep_time`: the timetable). Rules and fits that read a target (`distance =
+draw of (`flight`, `dest`, `carrier`, `origin`) from `sched_dep_time`: the timetable).
+Rules and fits that read a target (`distance =
 table[origin, dest]`, `air_time ~ profile(dest)`, `tailnum` nested in `carrier`) see its
 final value: `decode_order.plan` runs the keyset rule before them.
 
@@ -39,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.tabular.nesting import write_levels
-from pipeline.tabular.values import json_value
+from pipeline.tabular.values import json_value, row_labels
 
 _MIN_ROWS = 1000
 _MIN_COUNT = 2
@@ -53,17 +54,8 @@ _MAX_PAIRS = 20000
 # columns, in schema order, and 250,000 rows (flights' 235,743 are all scored)
 _MAX_COLUMNS = 16
 _SCORE_ROWS = 250000
-_SEP = "\x1f"
 _KEY_ROLES = ("categorical", "boolean", "integer")
 _TARGET_ROLES = ("categorical", "integer")
-
-
-def _text(frame: pd.DataFrame, cols: list[str]) -> pd.Series:
-    """One string per row for the values of `cols` (how stored keys and targets are matched)."""
-    out = frame[cols[0]].astype(str)
-    for c in cols[1:]:
-        out = out.str.cat(frame[c].astype(str), sep=_SEP)
-    return out.reset_index(drop=True)
 
 
 def _score(key: np.ndarray, n_keys: int, target: np.ndarray, n_levels: int
@@ -200,10 +192,9 @@ def apply(frame: pd.DataFrame, rule: dict, rng: np.random.Generator) -> None:
     """In place: rows whose targets are not in their key's set take a pair drawn by count."""
     key, cols = rule["key"], rule["columns"]
     table = pd.DataFrame(rule["pairs"], columns=key + cols)
-    table_keys = _text(table, key)
-    table_pairs = table_keys.str.cat(_text(table, cols), sep=_SEP)
-    row_keys = _text(frame, key)
-    seen = row_keys.str.cat(_text(frame, cols), sep=_SEP).isin(set(table_pairs)).to_numpy()
+    table_keys = row_labels(table, key)
+    row_keys = row_labels(frame, key)
+    seen = row_labels(frame, key + cols).isin(set(row_labels(table, key + cols))).to_numpy()
     # pairs are sorted by key: each key's pairs are one block of the cumulative counts
     names, first = np.unique(table_keys.to_numpy(), return_index=True)
     block_start = np.sort(first)

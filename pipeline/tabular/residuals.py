@@ -46,7 +46,7 @@ from scipy.special import ndtr, ndtri
 from scipy.stats import ks_2samp
 
 from pipeline.tabular import clocks, constraints, trends
-from pipeline.tabular.values import NumberCodec, numbers
+from pipeline.tabular.values import NumberCodec, numbers, row_labels
 
 _PROBE_ROWS = 2000
 _TREND_ROWS = 20000
@@ -101,7 +101,8 @@ def discover(df: pd.DataFrame, entries: list[dict], rules: list[dict], min_r2: f
     """Residual fits for the numerical/integer columns of `entries` (schema entries with
     dtypes) on `df`; columns that `rules` recompute are never targets, and predictors only
     as the second column of a pair of level columns, when a lookup or datepart rule sets them
-    (bikeshare `workingday = table[day]`: decoding applies the rule first, `decode_order.py`). A target with <=
+    (bikeshare `workingday = table[day]`: decoding applies the rule first,
+    `decode_order.py`). A target with <=
     `exact_values_max` distinct values decodes to one of them (also fitted on its normal
     scores: space "rank")."""
     by_name = {e["name"]: e for e in entries}
@@ -377,8 +378,7 @@ def _profile_series(frame: pd.DataFrame, column: str | list | tuple) -> pd.Serie
     """A profile's column, or for a pair one label per row (missing where either is)."""
     if isinstance(column, str):
         return frame[column]
-    a, b = (frame[c] for c in column)
-    return (a.astype(str) + "\x1f" + b.astype(str)).where(a.notna() & b.notna())
+    return row_labels(frame, list(column)).where(frame[list(column)].notna().all(axis=1))
 
 
 def _clock_gap(target: np.ndarray, start: np.ndarray) -> np.ndarray:
@@ -511,12 +511,12 @@ def _tied_mass(target: str, rules: list[dict]) -> tuple[str, float, float] | Non
 
 
 def _fit_circular(df: pd.DataFrame, entry: dict, option: _Option, ctx: dict,
-                  rules: list[dict]) -> dict:
+                  exact_values_max: int) -> dict:
     """A direction as its wrapped difference (degrees, [-180, 180)) from the angle of its
     trends' cosine and sine; decoded into (low, low + 360] with `low` half the smallest
     positive value, so north stays 360 and never becomes a tied 0, then onto its real values."""
     y = ctx["values"][entry["name"]]
-    mass = _tied_mass(entry["name"], rules)
+    mass = _tied_mass(entry["name"], ctx["rules"])
     angle_rows = ~np.isnan(y) & ((y != mass[1]) if mass else True)
     key = trends.key_values(df, option.key)
     code, labels = trends.group_of(df, option.group)
@@ -539,7 +539,7 @@ def _fit_circular(df: pd.DataFrame, entry: dict, option: _Option, ctx: dict,
            "values": None, "cuts": None}
     decoded = y[angle_rows]
     distinct = np.unique(decoded)
-    if len(distinct) <= ctx["exact_values_max"]:
+    if len(distinct) <= exact_values_max:
         fit.update(values=distinct.tolist(), cuts=_cuts(distinct, decoded).tolist())
     return fit
 
@@ -558,8 +558,7 @@ def _fit(df: pd.DataFrame, entry: dict, option: _Option, ctx: dict,
     """Least squares on every row where the target is present (predictors filled); a trend
     enters the fit through its out-of-fold values, so its weight is what generalises."""
     if option.space == "circ":
-        return _fit_circular(df, entry, option, {**ctx, "exact_values_max": exact_values_max},
-                             ctx["rules"])
+        return _fit_circular(df, entry, option, ctx, exact_values_max)
     target, space = entry["name"], option.space
     values, median, shift = ctx["values"], ctx["median"], ctx["shift"]
     y = values[target]
@@ -761,15 +760,8 @@ def restore(frame: pd.DataFrame, fits: list[dict]) -> pd.DataFrame:
         if fit["space"] == "circ":
             low = fit["circ"]["low"]
             v = np.mod(_angle_of(frame, fit) + np.where(missing, 0.0, r) - low, 360.0) + low
-            if fit["values"] is not None:
-                v = np.asarray(fit["values"])[np.searchsorted(np.asarray(fit["cuts"]), v)]
-            tie = fit["circ"]["tie"]
-            if tie:
-                v = np.where(numbers(frame[tie["column"]]) == tie["other"], tie["value"], v)
-            frame[fit["column"]] = NumberCodec.from_dict(fit["codec"]).from_float(
-                v, missing if fit["has_missing"] else None).values
-            continue
-        v = _prediction(frame, fit) + np.where(missing, 0.0, r) * _spread(fit, frame)
+        else:
+            v = _prediction(frame, fit) + np.where(missing, 0.0, r) * _spread(fit, frame)
         if fit["space"] in ("log", "logt"):
             v = np.exp(np.minimum(v, 700.0)) - fit["shifts"][-1]
         if fit["space"] == "rank":  # the value whose CDF step holds Phi(score)
@@ -781,6 +773,9 @@ def restore(frame: pd.DataFrame, fits: list[dict]) -> pd.DataFrame:
             start = numbers(frame[fit["clock"]["start"]])
             v = clocks.clock_sum(np.where(np.isnan(start), fit["clock"]["fill"], start),
                                  np.round(v), fit["clock"]["midnight_2400"])
+        tie = fit["circ"]["tie"] if fit["space"] == "circ" else None
+        if tie:  # the tied value wherever the other column sits on its mass (calm)
+            v = np.where(numbers(frame[tie["column"]]) == tie["other"], tie["value"], v)
         codec = NumberCodec.from_dict(fit["codec"])
         frame[fit["column"]] = codec.from_float(
             v, missing if fit["has_missing"] else None).values

@@ -22,6 +22,15 @@ _DATETIME_UNITS_NS = [86_400 * 10**9, 3_600 * 10**9, 60 * 10**9, 10**9, 10**6, 1
 _MAX_DECIMALS = 6
 
 
+def row_labels(frame: pd.DataFrame, cols: list[str]) -> pd.Series:
+    """One string per row for the values of `cols`, joined by a unit separator (how pair
+    levels and stored keys are matched; `frame`'s index)."""
+    out = frame[cols[0]].astype(str)
+    for c in cols[1:]:
+        out = out.str.cat(frame[c].astype(str), sep="\x1f")
+    return out
+
+
 def numbers(series: pd.Series) -> np.ndarray:
     """A column as float64, NaN where missing or not a number."""
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
