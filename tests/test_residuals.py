@@ -439,3 +439,28 @@ def test_a_direction_follows_its_trend_round_the_compass_and_keeps_calm_hours() 
     shares = pd.concat([out["direction"].value_counts(normalize=True),
                         df["direction"].value_counts(normalize=True)], axis=1).fillna(0)
     assert 0.5 * np.abs(shares.iloc[:, 0] - shares.iloc[:, 1]).sum() < 0.08
+
+
+def test_a_pair_of_level_columns_is_chosen_with_the_predictor_it_is_fitted_with() -> None:
+    """Rides peak at 8:00 and 17:00 on working days and follow the temperature, which the season
+    mostly sets. Alone, the hour x season means explain more than the hour x working day ones
+    (the season stands in for the temperature); with the temperature added, the hour x working
+    day means leave only the noise. Trying additions on the best pair alone found the former."""
+    rng = np.random.default_rng(6)
+    n = 6000
+    day, hr = rng.integers(1, 366, n), rng.integers(0, 24, n)
+    season, workday = (day - 1) // 92 + 1, (day % 7 < 5).astype(int)
+    temp = 10.0 * season + rng.normal(0, 2, n)
+    peak = np.where(np.isin(hr, [8, 17]) & (workday == 1), 400.0, 0.0)
+    rides = 50.0 + 4.0 * hr + peak + 15.0 * temp + rng.normal(0, 10, n)
+    df = pd.DataFrame({"day": day, "hr": hr, "season": season, "workday": workday,
+                       "temp": temp.round(2), "rides": rides.round(1)})
+    codes = {c: residuals.trends.group_codes(df[c]) for c in ("hr", "season", "workday")}
+    pairs = residuals._pairs(rides, "hr", ["season", "workday"], codes, n)
+    assert [p[1][1] for p in pairs] == ["season", "workday"]  # alone, the season pair leads
+    t = _fit(df)
+    fit = next(f for f in t.fits if f["column"] == "rides")
+    assert sorted(fit["profile"]["column"]) == ["hr", "workday"]
+    assert fit["sources"] == ["temp"] and fit["r2"] > 0.95
+    back = t.inverse_transform(t.transform(df))
+    np.testing.assert_allclose(back["rides"], df["rides"], atol=0.051)
