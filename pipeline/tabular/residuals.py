@@ -340,24 +340,42 @@ def _profile_options(cols: list[str], targets: list[str], discrete: list[str],
                         best = (r2, p, pred)
             if best is None:
                 continue
-            # the best single profile and the best pairs with it (out-of-fold R^2 over the
-            # single's), each also with the numeric predictor that adds most: the best pair
-            # alone need not be the best with an addition (bikeshare log `casual` by hour and
-            # season 0.664, by hour and working day 0.559 but + `atemp` 0.759)
+            # the best single profile, then the best pairs with it, each alone and with the
+            # numeric predictor that adds most; a pair's extra levels must leave <= _PAIR_GAIN
+            # of what the single left, alone or both with an addition: the best pair alone
+            # need not be the best with one (bikeshare log `casual`: hour 0.498, + `atemp`
+            # 0.700; hour x season 0.664, + `atemp` 0.683; hour x working day 0.559, +
+            # `atemp` 0.768)
             r2, p, pred = best
-            levels = [(r2, p, pred)] + [
-                pair for pair in _pairs(y, p, [q for q in partners if q not in (target, p)],
-                                        codes, ctx["rows"])[:_PAIRS_TRIED] if pair[0] > r2]
-            for r2, p, pred in levels:
-                out.append(_Option(1.0 - (1.0 - r2) * scale, target, space, (), profile=p,
-                                   start=start))
-                plus = _best_addition(y[ok], pred[ok], {target, start, *_as_tuple(p)}, cols,
-                                      _pred_space(space), {c: sub[c][ok] for c in cols},
-                                      median, shift)
-                if plus is not None and 1.0 - plus[0] <= _PAIR_GAIN * (1.0 - r2):
-                    out.append(_Option(1.0 - (1.0 - plus[0]) * scale, target, space,
-                                       (plus[1],), profile=p, start=start))
+            single = _with_addition(out, (r2, p, pred), None, target, space, start, scale,
+                                    y, ok, cols, ctx)
+            for pair in _pairs(y, p, [q for q in partners if q not in (target, p)], codes,
+                               ctx["rows"])[:_PAIRS_TRIED]:
+                _with_addition(out, pair, (r2, single), target, space, start, scale, y, ok,
+                               cols, ctx)
     return out
+
+
+def _with_addition(out: list[_Option], level: tuple, bar: tuple | None, target: str,
+                   space: str, start: str | None, scale: float, y: np.ndarray, ok: np.ndarray,
+                   cols: list[str], ctx: dict) -> float:
+    """Append to `out` the profile option `level` = (R^2, column(s), prediction) and that
+    profile plus the numeric column that adds most (when it leaves <= _PAIR_GAIN of the
+    profile's unexplained variance). `bar` = (R^2 alone, R^2 with an addition) of the single
+    profile a pair must beat by the same gain, else None (the single itself). Returns the
+    R^2 with the addition (the profile's own when none is kept)."""
+    r2, p, pred = level
+    plus = _best_addition(y[ok], pred[ok], {target, start, *_as_tuple(p)}, cols,
+                          _pred_space(space), {c: ctx["sub"][c][ok] for c in cols},
+                          ctx["median"], ctx["shift"])
+    plus = plus if plus is not None and 1.0 - plus[0] <= _PAIR_GAIN * (1.0 - r2) else None
+    if bar is None or 1.0 - r2 <= _PAIR_GAIN * (1.0 - bar[0]):
+        out.append(_Option(1.0 - (1.0 - r2) * scale, target, space, (), profile=p,
+                           start=start))
+    if plus is not None and (bar is None or 1.0 - plus[0] <= _PAIR_GAIN * (1.0 - bar[1])):
+        out.append(_Option(1.0 - (1.0 - plus[0]) * scale, target, space, (plus[1],),
+                           profile=p, start=start))
+    return plus[0] if plus is not None else r2
 
 
 def _pairs(y: np.ndarray, p: str, others: list[str], codes: dict, rows: int) -> list[tuple]:
