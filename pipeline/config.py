@@ -133,6 +133,8 @@ class TrainParams:
     max_minutes: float | None = 10.0  # wall-clock cap on training (null: none)
     ema_decay: float = 0.999  # sampling uses an exponential moving average of G (0: off)
     cond_anyway: float = 0.5  # share of condition vectors over a random set of discrete columns
+    # weight of the auxiliary classifier's loss on a categorical target (0: off)
+    target_loss: float = 1.0
     # torch threads when training on CPU (null: torch's default). The default nets are too
     # small for threads to pay; on a busy machine spinning OpenMP threads slowed steps 5-50x.
     cpu_threads: int | None = 1
@@ -176,6 +178,8 @@ class TrainParams:
                      "null with train.privacy (the refiner is trained on the real rows)")
             _require(self.cond_anyway == 0, "train.cond_anyway",
                      "0 with train.privacy (any-way conditions copy real rows' categories)")
+            _require(self.target_loss == 0, "train.target_loss",
+                     "0 with train.privacy (the target classifier is trained on the real rows)")
         _require(self.steps >= 1, "train.steps", ">= 1")
         _require(self.epochs is None or self.epochs >= 1, "train.epochs", ">= 1 or null")
         _require(self.max_minutes is None or self.max_minutes > 0, "train.max_minutes",
@@ -184,6 +188,7 @@ class TrainParams:
         _require(self.refine_draws is None or self.refine_draws > 1, "train.refine_draws",
                  "> 1 or null")
         _require(0.0 <= self.cond_anyway <= 1.0, "train.cond_anyway", "in [0, 1]")
+        _require(self.target_loss >= 0, "train.target_loss", ">= 0")
         _require(self.cpu_threads is None or self.cpu_threads >= 1, "train.cpu_threads",
                  ">= 1 or null")
         _require(self.checkpoint_every >= 0, "train.checkpoint_every", ">= 0")

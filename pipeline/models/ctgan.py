@@ -19,12 +19,14 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from pipeline.models.calibration import onehot_offsets, quantile_knots, remap
-from pipeline.models.layers import Critic, Generator, SpanActivation, gradient_penalty
+from pipeline.models.layers import (Critic, Generator, SpanActivation, TargetClassifier,
+                                    gradient_penalty)
 from pipeline.models.refine import Refiner, refined_sample
 from pipeline.tabular.sampler import ConditionalSampler
 from pipeline.tabular.spans import discrete_from_list, spans_from_list, total_width
 
-METRICS = ("loss_g", "loss_d", "gradient_penalty", "critic_real", "critic_fake", "cond_loss")
+METRICS = ("loss_g", "loss_d", "gradient_penalty", "critic_real", "critic_fake", "cond_loss",
+           "target_loss")
 
 
 class CTGANModule(pl.LightningModule):
@@ -46,7 +48,8 @@ class CTGANModule(pl.LightningModule):
                  gp_weight: float = 10.0, log_frequency: bool = True, seed: int = 42,
                  compile: bool = False, calibration_knots: int = 512,
                  steps_per_epoch: int | None = None, ema_decay: float = 0.0,
-                 cond_anyway: float = 0.0) -> None:
+                 cond_anyway: float = 0.0, target_span: list[int] | None = None,
+                 target_weight: float = 0.0) -> None:
         super().__init__()
         # Not sent to the logger: the span lists are long; the stage logs the train params.
         self.save_hyperparameters(logger=False)
@@ -62,6 +65,11 @@ class CTGANModule(pl.LightningModule):
         # updated on the device after every generator step; sampling uses it when enabled.
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
         self.critic = Critic(self.data_dim + cond_dim, discriminator_dims or [256, 256], pac)
+        # train.target_loss: an auxiliary classifier of the target's one-hot span (CTAB-GAN's
+        # classification loss), trained on real rows with its own optimiser
+        self.classifier = (TargetClassifier(self.data_dim, *target_span,
+                                            discriminator_dims or [256, 256])
+                           if target_span and target_weight > 0 else None)
         # The training matrix is never part of the state_dict (checkpoints carry no data).
         self.register_buffer("data", torch.zeros(0, self.data_dim), persistent=False)
         # Marginal calibration (`calibration.py`), fitted by `calibrate` after training and
@@ -120,7 +128,11 @@ class CTGANModule(pl.LightningModule):
                                  weight_decay=h.generator_decay, **fused)
         d_opt = torch.optim.Adam(self.critic.parameters(), lr=h.discriminator_lr, betas=betas,
                                  weight_decay=h.discriminator_decay, **fused)
-        return [g_opt, d_opt]
+        if self.classifier is None:
+            return [g_opt, d_opt]
+        c_opt = torch.optim.Adam(self.classifier.parameters(), lr=h.discriminator_lr,
+                                 betas=betas, weight_decay=h.discriminator_decay, **fused)
+        return [g_opt, d_opt, c_opt]
 
     def configure_model(self) -> None:
         if self.hparams.compile and "g" not in self._compiled:
@@ -156,7 +168,7 @@ class CTGANModule(pl.LightningModule):
 
     def _gan_step(self) -> Tensor:
         """`critic_steps` critic updates + one generator update; the detached step metrics."""
-        g_opt, d_opt = self.optimizers()
+        g_opt, d_opt, *c_opt = self.optimizers()
         h, n = self.hparams, self.hparams.batch_size
         for _ in range(h.critic_steps):
             if self.dp is not None:
@@ -176,19 +188,30 @@ class CTGANModule(pl.LightningModule):
                 d_opt.zero_grad(set_to_none=True)
                 self.manual_backward(loss_d)  # one backward for the Wasserstein loss + penalty
                 d_opt.step()
-        cond, mask, categories, _ = self.sampler.sample_train_multi(n, self.data, h.cond_anyway)
+        cond, mask, categories, rows = self.sampler.sample_train_multi(n, self.data,
+                                                                       h.cond_anyway)
+        if c_opt:  # the classifier's update on real rows
+            with self.toggled_optimizer(c_opt[0]):
+                loss_c = self.classifier.loss(self.data[rows])
+                c_opt[0].zero_grad(set_to_none=True)
+                self.manual_backward(loss_c)
+                c_opt[0].step()
         with self.toggled_optimizer(g_opt):
             fake, logits = self._generate(cond)
             adversarial = -self.critic(torch.cat([fake, cond], 1)).mean()
             cross = (self.activation.cond_loss_multi(logits, mask, categories)
                      if self.sampler.n_discrete else adversarial.new_zeros(()))
-            loss_g = adversarial + cross
+            # a generated target the classifier (fitted on real rows) would not give the
+            # generated row's other columns costs the generator; gradients reach both
+            agree = (self.classifier.loss(fake) if c_opt else adversarial.new_zeros(()))
+            loss_g = adversarial + cross + h.target_weight * agree
             g_opt.zero_grad(set_to_none=True)
             self.manual_backward(loss_g)
             g_opt.step()
         if h.ema_decay > 0:
             self._update_ema(h.ema_decay)
-        return torch.stack([loss_g, loss_d, penalty, critic_real, critic_fake, cross]).detach()
+        return torch.stack([loss_g, loss_d, penalty, critic_real, critic_fake, cross,
+                            agree]).detach()
 
     @torch.no_grad()
     def _update_ema(self, decay: float) -> None:

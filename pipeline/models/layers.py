@@ -102,6 +102,33 @@ class Critic(nn.Module):
         return self.body(x.reshape(-1, self.pac * x.shape[1]))
 
 
+class TargetClassifier(nn.Module):
+    """CTAB-GAN's auxiliary classifier: predicts the target's one-hot span from the rest of a
+    row (the span `start:start + width` left out), trained on real rows; the generator is
+    scored by how well a generated row's target agrees with it (`CTGANModule._gan_step`)."""
+
+    def __init__(self, data_dim: int, start: int, width: int, dims: list[int]) -> None:
+        super().__init__()
+        self.start, self.width = start, width
+        layers: list[nn.Module] = []
+        size = data_dim - width
+        for d in dims:
+            layers += [nn.Linear(size, d), nn.LeakyReLU(0.2), nn.Dropout(0.5)]
+            size = d
+        layers.append(nn.Linear(size, width))
+        self.body = nn.Sequential(*layers)
+
+    def split(self, rows: Tensor) -> tuple[Tensor, Tensor]:
+        """(the row without the target span, the target span)."""
+        a, b = self.start, self.start + self.width
+        return torch.cat([rows[:, :a], rows[:, b:]], 1), rows[:, a:b]
+
+    def loss(self, rows: Tensor) -> Tensor:
+        """Mean cross-entropy of the predicted target against the rows' own (soft) target."""
+        features, target = self.split(rows)
+        return -(target * torch.log_softmax(self.body(features), 1)).sum(1).mean()
+
+
 def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, pac: int) -> Tensor:
     """WGAN-GP penalty E[(||grad D(x_hat)||_2 - 1)^2] on interpolates, one alpha per pac group.
 

@@ -69,7 +69,7 @@ def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: Trai
     planned, per_round = training_rounds(train)
     refines = train.refine_draws is not None and matrix.shape[0] >= MIN_ROWS
     cap, deadline = _time_budget(train.max_minutes, refines, started)
-    model = build_model(train, transformer, seed, per_round)
+    model = build_model(train, transformer, seed, per_round, schema.get("target"))
     run_id = fingerprint(matrix, train, seed)
     model.synth_meta = {**synth_meta(train.model, schema, transformer.to_dict(),
                                      dataclasses.asdict(train), seed), "fingerprint": run_id}
@@ -150,8 +150,9 @@ def enable_dp(model: pl.LightningModule, train: TrainParams, seed: int, rounds: 
 
 
 def build_model(train: TrainParams, transformer: Any, seed: int,
-                rounds: int | None = None) -> pl.LightningModule:
-    """`MODELS[train.model]` sized for the transformer's spans, hyperparameters from params."""
+                rounds: int | None = None, target: str | None = None) -> pl.LightningModule:
+    """`MODELS[train.model]` sized for the transformer's spans, hyperparameters from params;
+    a categorical `target` (its one-hot span) gets train.target_loss's classifier."""
     if train.model not in MODELS:
         raise UserError(f"params key train.model: unknown model '{train.model}'; "
                         f"known: {', '.join(MODELS)}")
@@ -165,7 +166,14 @@ def build_model(train: TrainParams, transformer: Any, seed: int,
         critic_steps=train.critic_steps, gp_weight=train.gp_weight,
         log_frequency=train.log_frequency, seed=seed, compile=train.compile,
         steps_per_epoch=rounds, ema_decay=train.ema_decay,
-        cond_anyway=train.cond_anyway)
+        cond_anyway=train.cond_anyway, target_span=_target_span(transformer.spans, target),
+        target_weight=train.target_loss)
+
+
+def _target_span(spans: list, target: str | None) -> list[int] | None:
+    """[start, width] of a categorical target's one-hot span, else None."""
+    span = next((s for s in spans if s.column == target and s.kind == "onehot"), None)
+    return [span.start, span.width] if span is not None else None
 
 
 def save_checkpoint(trainer: pl.Trainer, model_path: Path) -> None:
