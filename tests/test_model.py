@@ -173,3 +173,31 @@ def test_multi_cond_loss_sums_the_conditioned_cross_entropies() -> None:
                 want += torch.nn.functional.cross_entropy(raw[r:r + 1, start:start + width],
                                                           cats[r:r + 1, d]).item()
     assert abs(got.item() - want / 6) < 1e-5
+
+
+def _agreement(target_loss: float) -> float:
+    """Share of generated rows whose target `y` is the sign of `a`, as in every real row,
+    after a short training run with small nets (no EMA: 300 steps)."""
+    import pandas as pd
+
+    from pipeline.api import Synthesizer
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=1000)
+    df = pd.DataFrame({"a": a, "b": rng.normal(size=1000), "c": rng.normal(size=1000),
+                       "y": np.where(a > 0, "p", "n")})
+    s = Synthesizer(steps=300, batch_size=200, refine_draws=None, ema_decay=0.0,
+                    target_loss=target_loss, generator_dims=[64, 64],
+                    discriminator_dims=[64, 64], embedding_dim=32)
+    s.fit(df, target="y")
+    assert (s._model.classifier is not None) == (target_loss > 0)
+    out = s.sample(4000)
+    return float((np.where(out["a"] > 0, "p", "n") == out["y"].to_numpy()).mean())
+
+
+def test_the_target_classifier_loss_ties_a_generated_target_to_its_row() -> None:
+    """CTAB-GAN's classification loss (`train.target_loss`): the same short run agrees with
+    the real rule y = sign(a) far more often with it than without (4,000 rows each: a
+    binomial standard error of 0.008)."""
+    off, on = _agreement(0.0), _agreement(3.0)
+    assert on > 0.75 and on > off + 0.2, (off, on)
