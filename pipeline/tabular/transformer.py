@@ -22,6 +22,7 @@ import torch
 from pipeline.config import TransformParams
 from pipeline.errors import UserError
 from pipeline.tabular import constraints, decode_order, keysets, lattices, residuals
+from pipeline.tabular import series as series_rules
 from pipeline.tabular.categorical import CategoricalEncoder
 from pipeline.tabular.numeric import QuantileScaler
 from pipeline.tabular.columns import (CODECS, ConstantColumn, DiscreteCodec, IdColumn,
@@ -94,6 +95,9 @@ class TableTransformer:
             rules += lattices.discover(
                 df, schema, constraints.columns([r for r in rules if r["kind"] != "order"]),
                 set().union(*(residuals.reads(f) for f in fits)), params.exact_values_max)
+            # along the fits' trend keys: categorical columns of a series
+            rules += series_rules.discover(df, schema, fits,
+                                           set().union(*(constraints.writes(r) for r in rules)))
             # last: a keyset rule may fix what fits and rules read (`decode_order.py`)
             rules += keysets.discover(df, schema, set().union(
                 {f["column"] for f in fits}, *(constraints.writes(r) for r in rules)))
