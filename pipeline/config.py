@@ -134,7 +134,7 @@ class TrainParams:
     ema_decay: float = 0.999  # sampling uses an exponential moving average of G (0: off)
     cond_anyway: float = 0.5  # share of condition vectors over a random set of discrete columns
     # weight of the auxiliary classifier's loss on a categorical target (0: off)
-    target_loss: float = 1.0
+    target_loss: float = 0.0
     # torch threads when training on CPU (null: torch's default). The default nets are too
     # small for threads to pay; on a busy machine spinning OpenMP threads slowed steps 5-50x.
     cpu_threads: int | None = 1
