@@ -52,7 +52,7 @@ def test_ints_are_accepted_where_floats_are_expected():
         ({"train": {"privacy": {"delta": 1.5}}}, "train.privacy.delta must be in (0, 1)"),
         ({"train": {"privacy": {"accountant": "gdp"}}}, "train.privacy.accountant"),
         ({"train": {"privacy": {"epsilon": 3}, "pac": 1, "calibrate": False,
-                    "refine_draws": None, "cond_anyway": 0}},
+                    "refine_draws": None, "cond_anyway": 0, "target_loss": 1.0}},
          "train.target_loss must be 0 with train.privacy"),
         ({"train": {"target_loss": -1}}, "train.target_loss must be >= 0"),
         ({"evaluate": {"attack_rows": -1}}, "evaluate.attack_rows must be >= 0"),
