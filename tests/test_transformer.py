@@ -321,3 +321,21 @@ def test_missing_rows_encode_draws_from_the_column_marginal(numerical):
     assert ks_2samp(scalar[missing], scalar[~missing]).pvalue > 0.01
     back = tr.inverse_transform(tr.transform(df))
     assert back["gust"].isna().to_numpy().tolist() == missing.tolist()
+
+
+def test_an_integer_class_target_is_encoded_as_a_label_and_decodes_to_its_integers():
+    """german_credit's `risk` is 0/1 in an int64 column: as the target it gets a one-hot span
+    (training by sampling conditions on it); the same kind of column that is not the target,
+    and an integer target with many values, stay scalars."""
+    from pipeline.data.schema import build_schema, infer_roles
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=600), "flag": rng.integers(0, 2, 600),
+                       "risk": rng.integers(0, 2, 600), "count": rng.integers(0, 500, 600)})
+    for target, onehot in (("risk", {"risk"}), ("count", set()), (None, set())):
+        schema = build_schema(df, infer_roles(df, {}), "t", target, [])
+        t = TableTransformer.fit(df, schema, TransformParams(), seed=0)
+        assert {s.column for s in t.spans if s.kind == "onehot"} == onehot
+        assert {d.column for d in t.discrete} == onehot
+        back = t.inverse_transform(t.transform(df))
+        pd.testing.assert_frame_equal(back, df)

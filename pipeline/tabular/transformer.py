@@ -34,6 +34,7 @@ FORMAT_VERSION = 2
 NUMERIC_ROLES = ("numerical", "integer", "datetime")
 DISCRETE_ROLES = ("categorical", "boolean")
 ROLES = (*NUMERIC_ROLES, *DISCRETE_ROLES, "id", "constant")
+_MAX_LABELS = 20  # an integer target with at most this many values is encoded as a label
 
 Codec = NumericColumn | DiscreteCodec | IdColumn | ConstantColumn
 
@@ -102,6 +103,9 @@ class TableTransformer:
             rules += keysets.discover(df, schema, set().union(
                 {f["column"] for f in fits}, *(constraints.writes(r) for r in rules)))
         df, entries = residuals.forward(df, fits), residuals.entries(entries, fits)
+        label = _integer_label(df, entries, schema.get("target"), set().union(
+            {f["column"] for f in fits}, *(constraints.writes(r) for r in rules)))
+        entries = [{**e, "role": "categorical"} if e["name"] == label else e for e in entries]
         numeric = [i for i, e in enumerate(entries) if e["role"] in NUMERIC_ROLES]
         fitted = NumericColumn.fit_many(
             [(df[entries[i]["name"]], entries[i]["role"], entries[i]["dtype"],
@@ -219,6 +223,19 @@ class TableTransformer:
 
 def _has_missing(entry: dict) -> bool:
     return float(entry.get("missing_rate") or 0.0) > 0.0
+
+
+def _integer_label(df: pd.DataFrame, entries: list[dict], target: str | None,
+                   fixed: set[str]) -> str | None:
+    """The target when it is an integer class label (<= _MAX_LABELS values, german_credit's
+    0/1 `risk`) that no fit or rule sets: it is encoded as a category (a one-hot span), so
+    training by sampling conditions the generator on it like any label, and decoding gives
+    back its integers. None otherwise."""
+    entry = next((e for e in entries if e["name"] == target), None)
+    if entry is None or entry["role"] != "integer" or target in fixed \
+            or df[target].nunique() > _MAX_LABELS:
+        return None
+    return target
 
 
 def _schema_columns(df: pd.DataFrame, schema: dict) -> list[dict]:
