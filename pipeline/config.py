@@ -80,6 +80,10 @@ class TransformParams:
     # R^2 >= this (least squares in raw, log or normal-score space) as its residual, on
     # tables of >= 1,000 training rows (pipeline/tabular/residuals.py, trends.py); null: off
     residual_r2: float | None = 0.75
+    # with constraints: draw a categorical column that runs of rows along a fitted trend's key
+    # predict from its run's counts (pipeline/tabular/series.py); off by default: it moved
+    # bikeshare's DCR share up by about 0.005 for -0.016 detection
+    series: bool = False
 
     def check(self) -> None:
         _require(self.max_modes >= 1, "transform.max_modes", ">= 1")

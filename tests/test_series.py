@@ -31,7 +31,7 @@ def hours(n_days: int = 300, seed: int = 2) -> pd.DataFrame:
 
 def fitted(df: pd.DataFrame) -> TableTransformer:
     schema = build_schema(df, infer_roles(df, {}), "t", None, [])
-    return TableTransformer.fit(df, schema, TransformParams(), seed=0)
+    return TableTransformer.fit(df, schema, TransformParams(series=True), seed=0)
 
 
 def test_a_category_of_a_series_is_drawn_from_its_run_and_a_free_one_is_left() -> None:
@@ -59,9 +59,11 @@ def test_a_category_of_a_series_is_drawn_from_its_run_and_a_free_one_is_left() -
     assert chisquare(observed, expected).pvalue > 0.001
 
 
-def test_no_rule_without_a_trend_or_on_a_small_table() -> None:
+def test_no_rule_without_a_trend_or_on_a_small_table_or_by_default() -> None:
     df = hours()
     schema = build_schema(df, infer_roles(df, {}), "t", None, [])
+    default = TableTransformer.fit(df, schema, TransformParams(), seed=0)
+    assert not any(r["kind"] == "series" for r in default.rules)  # transform.series: false
     assert series.discover(df, schema, [], set()) == []  # no accepted trend: no key
     t = fitted(df)
     assert series.discover(df.head(900), schema, t.fits, set()) == []

@@ -40,7 +40,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.tabular import clocks, dateparts, keysets, lattices, nesting, series, twokeys
+from pipeline.tabular import (clocks, dateparts, keysets, lattices, nesting, pairlattices, series,
+                              twokeys)
 from pipeline.tabular.values import json_value, key_positions, numbers
 
 _PROBE_ROWS = 2000
@@ -271,9 +272,9 @@ def _recomputed(frame: pd.DataFrame, rule: dict) -> np.ndarray:
 def apply(frame: pd.DataFrame, rules: list[dict], codecs: dict[str, Any],
           rng: np.random.Generator | None = None) -> pd.DataFrame:
     """Recompute the columns of retime, datepart, clock, derived, linear, lookup, nested,
-    lattice, keyset and series rules in decoded rows, in place; numeric results go through the
-    column's codec (`codecs` = name -> NumericColumn) so its rounding and dtype stay its own.
-    Returns `frame`."""
+    lattice, lattice2, keyset and series rules in decoded rows, in place; numeric results go
+    through the column's codec (`codecs` = name -> NumericColumn) so its rounding and dtype
+    stay its own. Returns `frame`."""
     for rule in rules:
         if rule["kind"] == "lookup":
             _apply_lookup(frame, rule)
@@ -287,6 +288,8 @@ def apply(frame: pd.DataFrame, rules: list[dict], codecs: dict[str, Any],
             lattices.snap(frame, rule, rng if rng is not None else np.random.default_rng(0))
         elif rule["kind"] == "keyset":
             keysets.apply(frame, rule, rng if rng is not None else np.random.default_rng(0))
+        elif rule["kind"] == "lattice2":
+            pairlattices.snap(frame, rule, rng if rng is not None else np.random.default_rng(0))
         elif rule["kind"] == "series":
             series.apply(frame, rule, rng if rng is not None else np.random.default_rng(0))
         elif rule["kind"] in ("datepart", "clock", "derived", "linear"):
@@ -346,6 +349,8 @@ def describe(rule: dict) -> str:
         return keysets.describe(rule)
     if rule["kind"] == "series":
         return series.describe(rule)
+    if rule["kind"] == "lattice2":
+        return pairlattices.describe(rule)
     if rule["kind"] == "lookup2":
         a, b = rule["sources"]
         return f"{rule['column']} = table[{a}, {b}] ({len(rule['keys'])} keys)"

@@ -21,7 +21,8 @@ import torch
 
 from pipeline.config import TransformParams
 from pipeline.errors import UserError
-from pipeline.tabular import constraints, decode_order, keysets, lattices, residuals
+from pipeline.tabular import (constraints, decode_order, keysets, lattices, pairlattices,
+                              residuals)
 from pipeline.tabular import series as series_rules
 from pipeline.tabular.categorical import CategoricalEncoder
 from pipeline.tabular.numeric import QuantileScaler
@@ -96,9 +97,15 @@ class TableTransformer:
             rules += lattices.discover(
                 df, schema, constraints.columns([r for r in rules if r["kind"] != "order"]),
                 set().union(*(residuals.reads(f) for f in fits)), params.exact_values_max)
-            # along the fits' trend keys: categorical columns of a series
-            rules += series_rules.discover(df, schema, fits,
-                                           set().union(*(constraints.writes(r) for r in rules)))
+            # lattices over a pair of sources, where one source alone leaves several values
+            rules += pairlattices.discover(
+                df, schema, set().union(*(constraints.writes(r) for r in rules
+                                          if r["kind"] != "lattice")),
+                {r["column"] for r in rules if r["kind"] == "lattice"}, params.exact_values_max)
+            # along the fits' trend keys: categorical columns of a series (opt-in)
+            if params.series:
+                rules += series_rules.discover(
+                    df, schema, fits, set().union(*(constraints.writes(r) for r in rules)))
             # last: a keyset rule may fix what fits and rules read (`decode_order.py`)
             rules += keysets.discover(df, schema, set().union(
                 {f["column"] for f in fits}, *(constraints.writes(r) for r in rules)))
