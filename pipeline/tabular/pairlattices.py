@@ -21,7 +21,9 @@ pair holds there, and the pair must narrow the target beyond either source alone
 drawn by count from the target's set under one source lands in the pair's set with
 probability ("chance") <= `_MAX_CHANCE` (bikeshare `atemp` | (`temp`, `hum`): reach 0.93,
 cover 0.91). Best (lowest chance) first, one rule per target, a target never a source of
-another. The tables are training statistics outside DP's guarantee (docs/privacy.md).
+another. The search is bounded: the first `_MAX_COLUMNS` numeric columns, scored on <=
+`_TEST_ROWS` rows (20 integer columns of 50 values x 200,000 rows: 8 s on 2 cores). The
+tables are training statistics outside DP's guarantee (docs/privacy.md).
 """
 
 from __future__ import annotations
