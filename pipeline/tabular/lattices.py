@@ -49,10 +49,11 @@ _MAX_PAIRS = 20000  # a rule stores at most this many (source, target) pairs
 _NUMERIC = ("numerical", "integer")
 
 
-def _codes(x: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    """Index of each value in `levels` (sorted distinct values); -1 where missing."""
-    code = np.searchsorted(levels, np.nan_to_num(x, nan=levels[0]))
-    return np.where(np.isnan(x), -1, code)
+def grid_codes(x: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Index of each value in `levels` (sorted distinct values); -1 where missing or not one
+    of them."""
+    pos = np.clip(np.searchsorted(levels, np.nan_to_num(x, nan=levels[0])), 0, len(levels) - 1)
+    return np.where(~np.isnan(x) & (levels[pos] == x), pos, -1)
 
 
 def discover(df: pd.DataFrame, schema: dict[str, Any], fixed: set[str], read: set[str],
@@ -70,7 +71,7 @@ def discover(df: pd.DataFrame, schema: dict[str, Any], fixed: set[str], read: se
     levels = {c: np.unique(v[~np.isnan(v)]) for c, v in values.items()
               if np.isfinite(v[~np.isnan(v)]).all()}
     levels = {c: lv for c, lv in levels.items() if len(lv) >= 3}
-    codes = {c: _codes(values[c][rows], levels[c]) for c in levels}
+    codes = {c: grid_codes(values[c][rows], levels[c]) for c in levels}
     half = rng.random(len(rows)) < 0.5
     sign = np.where(rng.random(len(rows)) < 0.5, -1, 1)
     found = []
@@ -153,14 +154,22 @@ def _table(a: np.ndarray, b: np.ndarray, source: str, column: str) -> dict | Non
     ok = ~np.isnan(a) & ~np.isnan(b)
     keys, key_rows = np.unique(a[ok], return_counts=True)
     ok &= np.isin(a, keys[key_rows >= _MIN_LEVEL_ROWS])
-    pairs, counts = np.unique(np.column_stack([a[ok], b[ok]]), axis=0, return_counts=True)
+    sets = set_table(a[ok], b[ok], _MAX_PAIRS)
+    return None if sets is None else {"kind": "lattice", "column": column, "source": source,
+                                      **sets}
+
+
+def set_table(key: np.ndarray, y: np.ndarray, max_pairs: int) -> dict | None:
+    """The (key, value) pairs that >= _MIN_COUNT rows hold, as sorted `keys`, the key k's
+    values at values[starts[k]:starts[k + 1]] (sorted) and their row `counts`; None when
+    none or more than `max_pairs`."""
+    pairs, counts = np.unique(np.column_stack([key, y]), axis=0, return_counts=True)
     pairs, counts = pairs[counts >= _MIN_COUNT], counts[counts >= _MIN_COUNT]
-    if len(pairs) == 0 or len(pairs) > _MAX_PAIRS:
+    if len(pairs) == 0 or len(pairs) > max_pairs:
         return None
-    keys, starts = np.unique(pairs[:, 0], return_index=True)  # pairs: by source, then target
-    return {"kind": "lattice", "column": column, "source": source, "keys": keys.tolist(),
-            "starts": starts.tolist() + [len(pairs)], "values": pairs[:, 1].tolist(),
-            "counts": counts.tolist()}
+    keys, starts = np.unique(pairs[:, 0], return_index=True)  # pairs: by key, then value
+    return {"keys": keys.tolist(), "starts": starts.tolist() + [len(pairs)],
+            "values": pairs[:, 1].tolist(), "counts": counts.tolist()}
 
 
 def snap(frame: pd.DataFrame, rule: dict, rng: np.random.Generator) -> None:
@@ -169,7 +178,13 @@ def snap(frame: pd.DataFrame, rule: dict, rng: np.random.Generator) -> None:
     (c: training rows holding the value, d: its distance). Weighing by the rows keeps the
     column's marginal where the set is uneven (bikeshare `hum`: value-share TV from real
     0.101 with this draw, 0.109 to the nearest value; detection 0.859 vs 0.864, offline)."""
-    a, b = numbers(frame[rule["source"]]), numbers(frame[rule["column"]])
+    target = frame[rule["column"]]
+    out = snapped(numbers(frame[rule["source"]]), numbers(target), rule, rng)
+    frame[rule["column"]] = pd.Series(out, index=frame.index).astype(target.dtype)
+
+
+def snapped(a: np.ndarray, b: np.ndarray, rule: dict, rng: np.random.Generator) -> np.ndarray:
+    """`b` moved onto the sets of the rule's table at keys `a` (`snap`); b where a has none."""
     keys, starts = np.asarray(rule["keys"], dtype=np.float64), np.asarray(rule["starts"])
     values = np.asarray(rule["values"], dtype=np.float64)
     counts = np.asarray(rule["counts"], dtype=np.float64)
@@ -180,8 +195,7 @@ def snap(frame: pd.DataFrame, rule: dict, rng: np.random.Generator) -> None:
     pick = np.where(rng.random(len(b)) < p_lo, left, right)
     out = b.copy()
     out[hit] = values[pick[hit]]
-    target = frame[rule["column"]]
-    frame[rule["column"]] = pd.Series(out, index=frame.index).astype(target.dtype)
+    return out
 
 
 def _bracket(keys: np.ndarray, starts: np.ndarray, values: np.ndarray, a: np.ndarray,

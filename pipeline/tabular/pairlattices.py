@@ -8,7 +8,7 @@ single `atemp`). The GAN draws `atemp` from a smooth trend plus noise; a classif
 to its (`temp`, `hum`) pair's set moved full-table detection from 0.775 to 0.73 offline.
 
 A `lattice2` rule stores, for the target, the values that each (a, b) source pair holds in
->= `_MIN_COUNT` training rows, with their row counts (never a pair that one row holds); the
+>= 2 training rows, with their row counts (never a triple that one row holds); the
 pair is looked up by each source's position on its stored value grid, and decoding moves a
 generated target onto its pair's set (`lattices.snap`: one of the two set values around it,
 weighted by rows and distance). A pair the table lacks keeps the target as generated.
@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.tabular import lattices
+from pipeline.tabular.lattices import grid_codes
 from pipeline.tabular.values import numbers
 
 _MIN_ROWS = 1000
@@ -44,7 +45,6 @@ _TEST_ROWS = 50000
 _MIN_REACH = 0.8
 _MIN_COVER = 0.85
 _MAX_CHANCE = 0.7
-_MIN_COUNT = 2
 _MAX_PAIRS = 50000
 
 
@@ -62,7 +62,7 @@ def discover(df: pd.DataFrame, schema: dict[str, Any], fixed: set[str], snapped:
     values = {c: numbers(df[c]) for c in cols}
     grids = {c: np.unique(v[~np.isnan(v)]) for c, v in values.items()}
     grids = {c: g for c, g in grids.items() if len(g) >= 3 and np.isfinite(g).all()}
-    codes = {c: _codes(values[c][rows], grids[c]) for c in grids}
+    codes = {c: grid_codes(values[c][rows], grids[c]) for c in grids}
     found = []
     for t in grids:
         if t in snapped or len(grids[t]) > exact_values_max:
@@ -82,12 +82,6 @@ def discover(df: pd.DataFrame, schema: dict[str, Any], fixed: set[str], snapped:
             rules[t] = rule
             sources_used |= {a, b}
     return list(rules.values())
-
-
-def _codes(x: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Position of each value on `grid` (sorted values), -1 where missing or off it."""
-    pos = np.clip(np.searchsorted(grid, np.nan_to_num(x, nan=grid[0])), 0, len(grid) - 1)
-    return np.where(~np.isnan(x) & (grid[pos] == x), pos, -1)
 
 
 def _chance(a: np.ndarray, b: np.ndarray, t: np.ndarray, n_b: int, n_t: int,
@@ -128,33 +122,27 @@ def _chance(a: np.ndarray, b: np.ndarray, t: np.ndarray, n_b: int, n_t: int,
 
 
 def _table(values: dict, grids: dict, t: str, a: str, b: str) -> dict | None:
-    """The rule: (pair key, target value) with >= _MIN_COUNT training rows, sorted by key then
-    value, in `lattices`' layout (keys, starts, values, counts)."""
-    ca, cb = _codes(values[a], grids[a]), _codes(values[b], grids[b])
+    """The rule: (pair key, target value) with >= 2 training rows, in `lattices.set_table`'s
+    layout."""
+    ca, cb = grid_codes(values[a], grids[a]), grid_codes(values[b], grids[b])
     y = values[t]
     ok = (ca >= 0) & (cb >= 0) & ~np.isnan(y)
     key = (ca.astype(np.int64) * len(grids[b]) + cb)[ok].astype(np.float64)
-    pairs, counts = np.unique(np.column_stack([key, y[ok]]), axis=0, return_counts=True)
-    pairs, counts = pairs[counts >= _MIN_COUNT], counts[counts >= _MIN_COUNT]
-    if len(pairs) == 0 or len(pairs) > _MAX_PAIRS:
-        return None
-    keys, starts = np.unique(pairs[:, 0], return_index=True)
-    return {"kind": "lattice2", "column": t, "sources": [a, b],
-            "grids": [grids[a].tolist(), grids[b].tolist()], "keys": keys.tolist(),
-            "starts": starts.tolist() + [len(pairs)], "values": pairs[:, 1].tolist(),
-            "counts": counts.tolist()}
+    sets = lattices.set_table(key, y[ok], _MAX_PAIRS)
+    return None if sets is None else {"kind": "lattice2", "column": t, "sources": [a, b],
+                                      "grids": [grids[a].tolist(), grids[b].tolist()],
+                                      **sets}
 
 
 def snap(frame: pd.DataFrame, rule: dict, rng: np.random.Generator) -> None:
     """Move each decoded target onto its (a, b) pair's set, in place (`lattices.snap`)."""
     (a, b), (grid_a, grid_b) = rule["sources"], rule["grids"]
-    ca = _codes(numbers(frame[a]), np.asarray(grid_a, dtype=np.float64))
-    cb = _codes(numbers(frame[b]), np.asarray(grid_b, dtype=np.float64))
+    ca = grid_codes(numbers(frame[a]), np.asarray(grid_a, dtype=np.float64))
+    cb = grid_codes(numbers(frame[b]), np.asarray(grid_b, dtype=np.float64))
     key = np.where((ca >= 0) & (cb >= 0), ca.astype(np.float64) * len(grid_b) + cb, np.nan)
-    view = pd.DataFrame({"key": key, rule["column"]: frame[rule["column"]]},
-                        index=frame.index)
-    lattices.snap(view, {**rule, "source": "key"}, rng)
-    frame[rule["column"]] = view[rule["column"]]
+    target = frame[rule["column"]]
+    out = lattices.snapped(key, numbers(target), rule, rng)
+    frame[rule["column"]] = pd.Series(out, index=frame.index).astype(target.dtype)
 
 
 def describe(rule: dict) -> str:

@@ -98,6 +98,19 @@ def _table(key: np.ndarray, code: np.ndarray, y: np.ndarray, n_groups: int,
     return out
 
 
+def _out_of_fold(key: np.ndarray, code: np.ndarray, series: list[np.ndarray],
+                 fold: np.ndarray, n_groups: int, m: int) -> list[np.ndarray]:
+    """Two-fold out-of-fold trends (runs of m rows) of each array in `series`: the rows of
+    one fold predicted from the other's knots."""
+    preds = [np.empty(len(key)) for _ in series]
+    for f in (True, False):
+        rows = fold == f
+        for v, pred in zip(series, preds):
+            table = _table(key[rows], code[rows], v[rows], n_groups, m)
+            pred[~rows] = _predict(key[~rows], code[~rows], table, float(np.nanmean(v[rows])))
+    return preds
+
+
 def cross_fitted(key: np.ndarray, code: np.ndarray, y: np.ndarray, n_groups: int,
                  seed: int = 0) -> tuple[int, np.ndarray, float]:
     """(best run length, two-fold out-of-fold trend per row, its R^2) over RUN_ROWS."""
@@ -105,12 +118,7 @@ def cross_fitted(key: np.ndarray, code: np.ndarray, y: np.ndarray, n_groups: int
     fold = np.random.default_rng(seed).random(len(y)) < 0.5
     best = (RUN_ROWS[0], np.full(len(y), np.nanmean(y)), -np.inf)
     for m in RUN_ROWS:
-        pred = np.empty(len(y))
-        for f in (True, False):
-            fit_rows = fold == f
-            table = _table(key[fit_rows], code[fit_rows], y[fit_rows], n_groups, m)
-            pred[~fit_rows] = _predict(key[~fit_rows], code[~fit_rows], table,
-                                       float(np.nanmean(y[fit_rows])))
+        (pred,) = _out_of_fold(key, code, [y], fold, n_groups, m)
         r2 = 1.0 - np.mean((y[ok] - pred[ok]) ** 2) / max(float(np.var(y[ok])), 1e-300)
         if r2 > best[2]:
             best = (m, pred, r2)
@@ -131,13 +139,8 @@ def cross_fitted_angle(key: np.ndarray, code: np.ndarray, degrees: np.ndarray, n
     base = float(np.mean(wrap(rad[ok] - centre) ** 2))
     best = (runs[0], np.full(len(degrees), np.rad2deg(centre)), -np.inf)
     for m in runs:
-        pred = np.empty(len(degrees))
-        for f in (True, False):
-            rows = fold == f
-            parts = [_predict(key[~rows], code[~rows], _table(key[rows], code[rows], v[rows],
-                                                               n_groups, m),
-                              float(np.nanmean(v[rows]))) for v in (cos, sin)]
-            pred[~rows] = np.arctan2(parts[1], parts[0])
+        pred_cos, pred_sin = _out_of_fold(key, code, [cos, sin], fold, n_groups, m)
+        pred = np.arctan2(pred_sin, pred_cos)
         r2 = 1.0 - float(np.mean(wrap(rad[ok] - pred[ok]) ** 2)) / max(base, 1e-300)
         if r2 > best[2]:
             best = (m, np.rad2deg(pred), r2)
