@@ -30,7 +30,7 @@ def schema_of(df: pd.DataFrame) -> dict:
 
 def test_a_column_that_a_pair_fixes_is_snapped_onto_the_pair_set() -> None:
     df = feels()
-    rules = pairlattices.discover(df, schema_of(df), set(), set(), 2000)
+    rules = pairlattices.discover(df, schema_of(df), set(), set())
     assert [(r["column"], sorted(r["sources"])) for r in rules] == [("feel", ["hum", "temp"])]
     rule = rules[0]
     assert min(rule["counts"]) >= 2  # no triple that one training row holds
@@ -49,10 +49,10 @@ def test_a_column_that_a_pair_fixes_is_snapped_onto_the_pair_set() -> None:
 def test_no_pair_rule_where_one_source_suffices_or_the_joint_is_dense() -> None:
     df = feels()
     only_temp = df.assign(feel=df["temp"] * 2.0)  # one source fixes it: chance 1
-    assert pairlattices.discover(only_temp, schema_of(only_temp), set(), set(), 2000) == []
+    assert pairlattices.discover(only_temp, schema_of(only_temp), set(), set()) == []
     noise = df.assign(feel=np.round(np.random.default_rng(5).normal(50, 20, len(df))))
-    assert pairlattices.discover(noise, schema_of(noise), set(), set(), 2000) == []
-    assert pairlattices.discover(df.head(900), schema_of(df), set(), set(), 2000) == []
+    assert pairlattices.discover(noise, schema_of(noise), set(), set()) == []
+    assert pairlattices.discover(df.head(900), schema_of(df), set(), set()) == []
 
 
 def test_the_transformer_decodes_generated_rows_onto_the_training_triples() -> None:
@@ -69,3 +69,18 @@ def test_the_transformer_decodes_generated_rows_onto_the_training_triples() -> N
     on = np.mean([r in seen for r in back[["temp", "hum", "feel"]].itertuples(
         index=False, name=None)])
     assert on > 0.95, on
+
+
+def test_a_target_with_more_values_than_exact_values_max_still_gets_its_pair_rule() -> None:
+    """A relative humidity in hundredths from a temperature and a dew point on grids has
+    thousands of values, far more than any per-column value list holds; two sources still fix
+    it, so it is snapped like a few-valued one."""
+    rng = np.random.default_rng(4)
+    n = 30000
+    temp = rng.integers(0, 100, n).astype(float)
+    dewp = temp - rng.integers(0, 30, n)
+    humid = np.round(100.0 * np.exp(0.06 * (dewp - temp)) * (1.0 + temp / 400.0), 2)
+    df = pd.DataFrame({"temp": temp, "dewp": dewp, "humid": humid})
+    assert df["humid"].nunique() > TransformParams().exact_values_max
+    rules = pairlattices.discover(df, schema_of(df), set(), set())
+    assert [(r["column"], sorted(r["sources"])) for r in rules] == [("humid", ["dewp", "temp"])]

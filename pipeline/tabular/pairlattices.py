@@ -13,8 +13,10 @@ pair is looked up by each source's position on its stored value grid, and decodi
 generated target onto its pair's set (`lattices.snap`: one of the two set values around it,
 weighted by rows and distance). A pair the table lacks keeps the target as generated.
 
-Found on >= `_MIN_ROWS` training rows, for numeric targets with 3..`exact_values_max`
-values that no rule sets or snaps, sources numeric with 3..`_MAX_LEVELS` values, on the
+Found on >= `_MIN_ROWS` training rows, for numeric targets with >= 3 values (any number:
+nyc_weather's relative humidity, 2,375 values, is a function of `temp` and `dewp`: reach
+0.90, cover 0.97; snapped, detection 0.829 -> 0.822) that no rule sets or snaps, sources
+numeric with 3..`_MAX_LEVELS` values, on the
 first `_MAX_COLUMNS` such columns, rows split in two halves: of the second half, >= `_MIN_REACH`
 must sit on a pair the first half holds, >= `_MIN_COVER` of those with a target value the
 pair holds there, and the pair must narrow the target beyond either source alone: a value
@@ -48,8 +50,8 @@ _MAX_CHANCE = 0.7
 _MAX_PAIRS = 50000
 
 
-def discover(df: pd.DataFrame, schema: dict[str, Any], fixed: set[str], snapped: set[str],
-             exact_values_max: int) -> list[dict]:
+def discover(df: pd.DataFrame, schema: dict[str, Any], fixed: set[str], snapped: set[str]
+             ) -> list[dict]:
     """lattice2 rules on `df`; `fixed` columns (set by other rules) are neither sources nor
     targets, `snapped` ones (single-source lattice targets) are not targets."""
     if len(df) < _MIN_ROWS:
@@ -65,7 +67,7 @@ def discover(df: pd.DataFrame, schema: dict[str, Any], fixed: set[str], snapped:
     codes = {c: grid_codes(values[c][rows], grids[c]) for c in grids}
     found = []
     for t in grids:
-        if t in snapped or len(grids[t]) > exact_values_max:
+        if t in snapped:
             continue
         sources = [c for c in grids if c != t and len(grids[c]) <= _MAX_LEVELS]
         for a, b in combinations(sources, 2):

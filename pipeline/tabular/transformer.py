@@ -101,7 +101,7 @@ class TableTransformer:
             rules += pairlattices.discover(
                 df, schema, set().union(*(constraints.writes(r) for r in rules
                                           if r["kind"] != "lattice")),
-                {r["column"] for r in rules if r["kind"] == "lattice"}, params.exact_values_max)
+                {r["column"] for r in rules if r["kind"] == "lattice"})
             # along the fits' trend keys: categorical columns of a series (opt-in)
             if params.series:
                 rules += series_rules.discover(
