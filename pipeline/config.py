@@ -80,6 +80,11 @@ class TransformParams:
     # R^2 >= this (least squares in raw, log or normal-score space) as its residual, on
     # tables of >= 1,000 training rows (pipeline/tabular/residuals.py, trends.py); null: off
     residual_r2: float | None = 0.75
+    # with residual_r2: a numeric column that no fit or exact rule reads, left without a fit,
+    # is encoded as its residual from its trend along a key where that trend alone predicts
+    # it with R^2 >= this in runs of >= 25 rows (bikeshare `windspeed` along the hours:
+    # 0.12); null: off
+    trend_r2: float | None = 0.1
     # with constraints: draw a categorical column that runs of rows along a fitted trend's key
     # predict from its run's counts (pipeline/tabular/series.py); off by default: it moved
     # bikeshare's DCR share up by about 0.005 for -0.016 detection
@@ -94,6 +99,8 @@ class TransformParams:
         _require(self.exact_values_max >= 1, "transform.exact_values_max", ">= 1")
         _require(self.residual_r2 is None or 0.0 < self.residual_r2 <= 1.0,
                  "transform.residual_r2", "in (0, 1] or null")
+        _require(self.trend_r2 is None or 0.0 < self.trend_r2 <= 1.0,
+                 "transform.trend_r2", "in (0, 1] or null")
 
 
 @dataclass(frozen=True)

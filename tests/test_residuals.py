@@ -464,3 +464,46 @@ def test_a_pair_of_level_columns_is_chosen_with_the_predictor_it_is_fitted_with(
     assert fit["sources"] == ["temp"] and fit["r2"] > 0.95
     back = t.inverse_transform(t.transform(df))
     np.testing.assert_allclose(back["rides"], df["rides"], atol=0.051)
+
+
+def _windy(seed: int = 0) -> pd.DataFrame:
+    """Hourly rows: a temperature that follows the days tightly, a wind whose mean follows a
+    slow wave under large hour-to-hour noise (a weak trend), a calm column of pure noise, and
+    a gust that reads the wind (gust = 1.5 x wind, with noise)."""
+    rng = np.random.default_rng(seed)
+    day, hr = np.repeat(np.arange(200), 24), np.tile(np.arange(24), 200)
+    t = day + hr / 24
+    temp = 15 + 10 * np.sin(t / 15) + rng.normal(0, 0.3, len(t))
+    wave = 1.0 + 0.5 * np.sin(t / 3)
+    wind = rng.gamma(2, 2, len(t)) * wave
+    gusty = rng.gamma(2, 2, len(t)) * wave
+    return pd.DataFrame({"day": day, "hr": hr, "temp": temp.round(2), "wind": wind.round(2),
+                         "calm": rng.normal(size=len(t)).round(3), "gusty": gusty.round(2),
+                         "gust": (1.5 * gusty + rng.normal(0, 0.2, len(t))).round(2)}
+                        ).sample(frac=0.7, random_state=0).reset_index(drop=True)
+
+
+def test_a_weak_trend_is_kept_for_a_column_nothing_reads_along_the_series_key() -> None:
+    df = _windy()
+    t = _fit(df)
+    fits = {f["column"]: f for f in t.fits}
+    assert fits["temp"]["trend"]["key"]["columns"] == ["day", "hr"]
+    wind = fits["wind"]
+    assert wind["trend"]["key"] == fits["temp"]["trend"]["key"] and not wind["sources"]
+    assert 0.1 <= wind["r2"] < 0.75 and wind["trend"]["run_rows"] >= 50  # 2 x >= 25 rows
+    # `calm` follows nothing; `gusty` has the same weak trend as `wind`, but one of the
+    # gust pair reads the other, which therefore takes no lone trend (the GAN would have to
+    # learn the pair's link from a residual)
+    assert "calm" not in fits
+    pair = [c for c in ("gust", "gusty") if c in fits]
+    assert len(pair) == 1 and fits[pair[0]]["trend"] is None
+    assert fits[pair[0]]["sources"] == [({"gust", "gusty"} - set(pair)).pop()]
+    # decoded from a shuffled residual, the wind still follows its wave; without the fit
+    # (trend_r2 off) nothing ties it to the hours
+    wave = 1.0 + 0.5 * np.sin((df["day"] + df["hr"] / 24) / 3)
+    kept = _shuffled_span(t, df, "wind")["wind"]
+    lost = _shuffled_span(_fit(df, trend_r2=None), df, "wind")["wind"]
+    assert np.corrcoef(kept, wave)[0, 1] > 0.25 > 0.05 > abs(np.corrcoef(lost, wave)[0, 1])
+    pd.testing.assert_series_equal(t.inverse_transform(t.transform(df))["wind"], df["wind"])
+    with pytest.raises(UserError, match="transform.trend_r2"):
+        TransformParams(trend_r2=0.0).check()

@@ -68,6 +68,7 @@ _PAIRS_TRIED = 3  # pairs of level columns per target and space also tried with 
 _MAX_SPREAD_RATIO = 2.0  # level scales where the residual's spread differs more between levels
 # run lengths a direction's trend may take: at 10-row runs nyc_weather's DCR share was 0.521
 _CIRCULAR_RUNS = tuple(m for m in trends.RUN_ROWS if m >= 25)
+_LONE_RUNS = _CIRCULAR_RUNS  # run lengths of a lone trend (`_lone_trends`)
 _MIN_SPREAD = 0.1  # of the overall spread: a level under it is a point mass (scale 1)
 
 
@@ -98,14 +99,15 @@ def _as_tuple(profile: str | tuple | list | None) -> tuple[str, ...]:
 
 
 def discover(df: pd.DataFrame, entries: list[dict], rules: list[dict], min_r2: float,
-             exact_values_max: int) -> list[dict]:
+             exact_values_max: int, lone_r2: float | None = None) -> list[dict]:
     """Residual fits for the numerical/integer columns of `entries` (schema entries with
     dtypes) on `df`; columns that `rules` recompute are never targets, and predictors only
     as the second column of a pair of level columns, when a lookup or datepart rule sets them
     (bikeshare `workingday = table[day]`: decoding applies the rule first,
     `decode_order.py`). A target with <=
     `exact_values_max` distinct values decodes to one of them (also fitted on its normal
-    scores: space "rank")."""
+    scores: space "rank"). With `lone_r2`, a column that no accepted fit or exact rule
+    reads, left without a fit, takes its trend alone at R^2 >= `lone_r2` (`_lone_trends`)."""
     by_name = {e["name"]: e for e in entries}
     recomputed = {r["column"] for r in rules if r["kind"] != "order" and "column" in r}
     # a level column a lookup or datepart rule sets: its rule's sources join a fit's needs
@@ -151,7 +153,47 @@ def discover(df: pd.DataFrame, entries: list[dict], rules: list[dict], min_r2: f
                 fit["profile"]["scales"] = _level_scales(
                     fit, df, _target_of(df, fit) - _prediction(df, fit))
             chosen[option.target], fitted[option.target] = option, fit
+    if lone_r2 is not None:
+        _lone_trends(df, options, (chosen, fitted), by_name, ctx, lone_r2, exact_values_max)
     return [fitted[t] for t in _topological(chosen)]  # predictors restored before targets
+
+
+def _lone_trends(df: pd.DataFrame, options: list[_Option], accepted: tuple[dict, dict],
+                 by_name: dict, ctx: dict, lone_r2: float, exact_values_max: int) -> None:
+    """Weaker trends for columns that nothing else reads, added to `accepted` in place.
+
+    bikeshare's `windspeed` follows the days (out-of-fold R^2 0.12 along `day` + `hr` / 24 in
+    25-row runs, 0.39 in 5-row ones), and a classifier on (`day`, `windspeed`) told the GAN's
+    rows apart at AUC 0.60: encoded as its residual from that trend, detection 0.751 -> 0.73
+    (three generation seeds 0.735-0.740 against 0.752-0.764). Only along the key and group
+    of an accepted trend, and where no accepted fit and no exact rule reads the column: the
+    GAN then learns the column's links to the others on the residual, and a link to the
+    column's own scale is lost (nyc_weather `wind_speed` along `time_hour`, R^2 0.65: gusts,
+    present only in strong winds, came with weak ones; shapes 0.983 -> 0.960). Runs of >= 25
+    rows (at 5-row runs the bikeshare trend moved the DCR share 0.512 -> 0.527; at 25, 0.508
+    -> 0.518 over three seeds, against 0.509-0.523 without it)."""
+    chosen, fitted = accepted
+    read = set().union(*(reads(f) for f in fitted.values()),
+                       *(constraints.reads(r) | constraints.writes(r) for r in ctx["rules"]))
+    # only along a key (and group) that an accepted fit's trend follows: evidence that the
+    # rows are a series along it (a "trend" of diamonds' `table` along `price` is none)
+    series = [(f["trend"]["key"], f["trend"]["group"]) for f in fitted.values() if f["trend"]]
+    sample, sub, shift, cdf = ctx["sample"], ctx["sub"], ctx["shift"], ctx["cdf"]
+    best: dict[str, _Option] = {}
+    for o in options:  # the best plain trend per target and space, refitted on longer runs
+        if o.target in chosen or o.target in read or not o.key or o.sources or o.profile \
+                or o.space not in ("raw", "log", "rank") or (o.key, o.group) not in series:
+            continue
+        code, labels = trends.group_of(sample, o.group)
+        y = _to_target(sub[o.target], o.space, shift[o.target], cdf.get(o.target))
+        m, _, r2 = trends.cross_fitted(trends.key_values(sample, o.key), code, y, len(labels),
+                                       runs=_LONE_RUNS)
+        if r2 >= lone_r2 and (o.target not in best or r2 > best[o.target].r2):
+            best[o.target] = _Option(float(r2), o.target, o.space, (), o.key, o.group, m)
+    for target, option in best.items():
+        fit = _fit(df, by_name[target], option, ctx, exact_values_max)
+        if _keeps_marginal(df, fit):
+            chosen[target], fitted[target] = option, fit
 
 
 def _numeric_options(cols: list[str], targets: list[str], ctx: dict) -> list[_Option]:

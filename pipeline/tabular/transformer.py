@@ -92,7 +92,8 @@ class TableTransformer:
         roles = [e["role"] for e in entries]
         rules = constraints.discover(df, schema) if params.constraints else []
         fits = residuals.discover(df, entries, rules, params.residual_r2,
-                                  params.exact_values_max) if params.residual_r2 else []
+                                  params.exact_values_max,
+                                  params.trend_r2) if params.residual_r2 else []
         if params.constraints:  # after the fits: their predictors are never snapped
             rules += lattices.discover(
                 df, schema, constraints.columns([r for r in rules if r["kind"] != "order"]),

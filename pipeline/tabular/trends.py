@@ -112,12 +112,13 @@ def _out_of_fold(key: np.ndarray, code: np.ndarray, series: list[np.ndarray],
 
 
 def cross_fitted(key: np.ndarray, code: np.ndarray, y: np.ndarray, n_groups: int,
-                 seed: int = 0) -> tuple[int, np.ndarray, float]:
-    """(best run length, two-fold out-of-fold trend per row, its R^2) over RUN_ROWS."""
+                 seed: int = 0, runs: tuple[int, ...] = RUN_ROWS
+                 ) -> tuple[int, np.ndarray, float]:
+    """(best run length, two-fold out-of-fold trend per row, its R^2) over `runs`."""
     ok = ~np.isnan(y)
     fold = np.random.default_rng(seed).random(len(y)) < 0.5
-    best = (RUN_ROWS[0], np.full(len(y), np.nanmean(y)), -np.inf)
-    for m in RUN_ROWS:
+    best = (runs[0], np.full(len(y), np.nanmean(y)), -np.inf)
+    for m in runs:
         (pred,) = _out_of_fold(key, code, [y], fold, n_groups, m)
         r2 = 1.0 - np.mean((y[ok] - pred[ok]) ** 2) / max(float(np.var(y[ok])), 1e-300)
         if r2 > best[2]:
