@@ -468,8 +468,8 @@ def test_a_pair_of_level_columns_is_chosen_with_the_predictor_it_is_fitted_with(
 
 def _windy(seed: int = 0) -> pd.DataFrame:
     """Hourly rows: a temperature that follows the days tightly, a wind whose mean follows a
-    slow wave under large hour-to-hour noise (a weak trend), a calm column of pure noise, and
-    a gust that reads the wind (gust = 1.5 x wind, with noise)."""
+    slow wave under large hour-to-hour noise (a weak trend), a calm column of pure noise, a
+    second weak-trend column `gusty` and a `gust` that follows it (1.5 x, with noise)."""
     rng = np.random.default_rng(seed)
     day, hr = np.repeat(np.arange(200), 24), np.tile(np.arange(24), 200)
     t = day + hr / 24
