@@ -65,12 +65,12 @@ def discover(df: pd.DataFrame, schema: dict[str, Any], fixed: set[str], snapped:
     grids = {c: np.unique(v[~np.isnan(v)]) for c, v in values.items()}
     grids = {c: g for c, g in grids.items() if len(g) >= 3 and np.isfinite(g).all()}
     codes = {c: grid_codes(values[c][rows], grids[c]) for c in grids}
+    small = [c for c in grids if len(grids[c]) <= _MAX_LEVELS]  # the columns sources may be
     found = []
     for t in grids:
         if t in snapped:
             continue
-        sources = [c for c in grids if c != t and len(grids[c]) <= _MAX_LEVELS]
-        for a, b in combinations(sources, 2):
+        for a, b in combinations([c for c in small if c != t], 2):
             chance = _chance(codes[a], codes[b], codes[t], len(grids[b]), len(grids[t]), half)
             if chance is not None:
                 found.append((chance, t, a, b))
