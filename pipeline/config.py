@@ -178,6 +178,9 @@ class TrainParams:
     # after calibration, keep generated rows by a real-vs-generated classifier's density ratio
     # (pipeline/models/refine.py), drawing at most this many rows per kept row (null: off)
     refine_draws: float | None = 8.0
+    # then keep decoded rows by a second such classifier over the rows as a user sees them
+    # (pipeline/models/row_refine.py), at most this many decoded draws per kept row (null: off)
+    refine_rows_draws: float | None = 8.0
     privacy: PrivacyParams = field(default_factory=PrivacyParams)  # off by default
 
     def check(self) -> None:
@@ -186,6 +189,8 @@ class TrainParams:
             _require(not self.calibrate, "train.calibrate",
                      "false with train.privacy (calibration reads the real rows)")
             _require(self.refine_draws is None, "train.refine_draws",
+                     "null with train.privacy (the refiner is trained on the real rows)")
+            _require(self.refine_rows_draws is None, "train.refine_rows_draws",
                      "null with train.privacy (the refiner is trained on the real rows)")
             _require(self.cond_anyway == 0, "train.cond_anyway",
                      "0 with train.privacy (any-way conditions copy real rows' categories)")
@@ -198,6 +203,8 @@ class TrainParams:
         _require(0.0 <= self.ema_decay < 1.0, "train.ema_decay", "in [0, 1)")
         _require(self.refine_draws is None or self.refine_draws > 1, "train.refine_draws",
                  "> 1 or null")
+        _require(self.refine_rows_draws is None or self.refine_rows_draws > 1,
+                 "train.refine_rows_draws", "> 1 or null")
         _require(0.0 <= self.cond_anyway <= 1.0, "train.cond_anyway", "in [0, 1]")
         _require(self.target_loss >= 0, "train.target_loss", ">= 0")
         _require(self.cpu_threads is None or self.cpu_threads >= 1, "train.cpu_threads",

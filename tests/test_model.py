@@ -186,8 +186,8 @@ def _agreement(target_loss: float) -> float:
     a = rng.normal(size=1000)
     df = pd.DataFrame({"a": a, "b": rng.normal(size=1000), "c": rng.normal(size=1000),
                        "y": np.where(a > 0, "p", "n")})
-    s = Synthesizer(steps=300, batch_size=200, refine_draws=None, ema_decay=0.0,
-                    target_loss=target_loss, generator_dims=[64, 64],
+    s = Synthesizer(steps=300, batch_size=200, refine_draws=None, refine_rows_draws=None,
+                    ema_decay=0.0, target_loss=target_loss, generator_dims=[64, 64],
                     discriminator_dims=[64, 64], embedding_dim=32)
     s.fit(df, target="y")
     assert (s._model.classifier is not None) == (target_loss > 0)

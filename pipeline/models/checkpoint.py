@@ -17,9 +17,9 @@ import torch
 from pipeline.errors import UserError
 
 # 2: the density-ratio refiner became boosted trees (`refine.py`); 3: its trees read rows
-# through decode snapping (`snap.py`), whose tables a version-2 checkpoint lacks. Older
-# checkpoints are refused with a "retrain" message.
-SCHEMA_VERSION = 3
+# through decode snapping (`snap.py`), whose tables a version-2 checkpoint lacks; 4: the
+# decoded-row refiner (`row_refine.py`). Older checkpoints are refused with a "retrain" message.
+SCHEMA_VERSION = 4
 
 
 def synth_meta(model_name: str, schema: dict, transformer: dict, train: dict,

@@ -22,6 +22,7 @@ from pipeline.models.calibration import onehot_offsets, quantile_knots, remap
 from pipeline.models.layers import (Critic, Generator, SpanActivation, TargetClassifier,
                                     gradient_penalty)
 from pipeline.models.refine import Refiner, refined_sample
+from pipeline.models.row_refine import RowRefiner
 from pipeline.tabular.sampler import ConditionalSampler
 from pipeline.tabular.spans import discrete_from_list, spans_from_list, total_width
 
@@ -87,6 +88,9 @@ class CTGANModule(pl.LightningModule):
         # applied after it, fitted with the one-hot offsets by `refine`.
         self.register_buffer("ref_gen", torch.zeros(n_scalar, calibration_knots))
         self.register_buffer("ref_on", torch.zeros((), dtype=torch.bool))
+        # Density-ratio refinement of decoded rows (`row_refine.py`), fitted by the train
+        # stage after `refine` and applied by `generate.iter_chunks`; off until fitted.
+        self.row_refiner = RowRefiner()
         self._compiled: dict[str, Any] = {}
         self.dp = None  # train.privacy: a pipeline.models.dp.DPCritic runs the critic updates
 

@@ -26,6 +26,7 @@ from pipeline import io
 from pipeline.config import Params
 from pipeline.errors import UserError
 from pipeline.log import logger
+from pipeline.models import row_refine
 from pipeline.models.checkpoint import build_model, read_checkpoint
 from pipeline.tabular.conditions import ConditionPlan, plan_conditions
 
@@ -97,12 +98,15 @@ def load_checkpoint(path: str | Path) -> tuple[Any, Any, dict, dict]:
 
 def iter_chunks(model: Any, transformer: Any, n: int, plan: ConditionPlan, seed: int,
                 chunk_rows: int) -> Iterator[pd.DataFrame]:
-    """Decoded chunks of at most `chunk_rows` rows; deterministic for a seed on one device."""
+    """Decoded chunks of at most `chunk_rows` rows; deterministic for a seed on one device.
+    Rows go through `_accepted_rows` when conditions, row filters or the decoded-row refiner
+    (`models/row_refine.py`, once fitted) keep some and drop others."""
     generator = torch.Generator(device=model.device).manual_seed(seed)
     rng = np.random.default_rng(seed)
+    refining = bool(model.row_refiner.on)
     for start in range(0, n, chunk_rows):
         size = min(chunk_rows, n - start)
-        if not plan.active and not transformer.has_row_filters:
+        if not plan.active and not transformer.has_row_filters and not refining:
             yield transformer.inverse_transform(model.sample(size, None, generator),
                                                 generator=rng, start_row=start)
         else:
@@ -112,22 +116,29 @@ def iter_chunks(model: Any, transformer: Any, n: int, plan: ConditionPlan, seed:
 def _accepted_rows(model: Any, transformer: Any, size: int, plan: ConditionPlan,
                    generator: torch.Generator, rng: np.random.Generator,
                    start: int) -> pd.DataFrame:
-    """`size` decoded rows under `plan` that keep the row filters (order: A <= B; together):
-    draw, keep the rows whose conditioned spans came out right, whose numeric ranges hold and
-    that keep the rules, draw again for the rest, sized by the observed acceptance rate.
+    """`size` decoded rows under `plan` that keep the row filters (order: A <= B; together)
+    and the decoded-row refiner: draw (in pieces of at most `size` rows), keep the rows whose
+    conditioned spans came out right, whose numeric ranges hold, that keep the rules and that
+    the refiner keeps, draw again for the rest, sized by the observed acceptance rate.
     Bounded: after REJECTION_ROUNDS the rest comes from rows that meet the numeric ranges with
-    a forced span or a broken rule (logged); fewer than that is a UserError."""
+    a forced span, a broken rule or no refinement (logged); fewer than that is a UserError."""
+    cols = row_refine.layout(transformer.columns, transformer.roles)
     parts, spare, have, rate, drawn = [], [], 0, 1.0, 0
     for _ in range(REJECTION_ROUNDS):
         want = size - have
         draw = min(int(want / max(rate, 1e-3) * 1.1) + 16, MAX_DRAW_FACTOR * want + 16)
-        matrix = model.sample(draw, plan.pairs or None, generator)
-        native = plan.native_match(matrix).cpu().numpy()
-        frame = transformer.inverse_transform(plan.apply(matrix), generator=rng, start_row=start)
+        frames, natives = [], []
+        for m in [size] * (draw // size) + [draw % size] * bool(draw % size):
+            matrix = model.sample(m, plan.pairs or None, generator)
+            natives.append(plan.native_match(matrix).cpu().numpy())
+            frames.append(transformer.inverse_transform(plan.apply(matrix), generator=rng,
+                                                        start_row=start))
+        frame, native = pd.concat(frames, ignore_index=True), np.concatenate(natives)
         met = plan.holds(frame)
         best = met & native
         if transformer.has_row_filters:
             best &= transformer.satisfied(frame)
+        best &= model.row_refiner.keep(frame, cols, rng)
         drawn += draw
         rate = max(float(best.mean()), 1e-3)
         kept = frame[best].head(want)
@@ -143,9 +154,9 @@ def _accepted_rows(model: Any, transformer: Any, size: int, plan: ConditionPlan,
                             f"of {size} rows meeting them in {drawn} draws "
                             f"({REJECTION_ROUNDS} rounds); widen the range, drop a condition or "
                             f"train longer")
-        logger.warning("generate: %d of %d rows kept with a forced category or a broken rule "
-                       "between columns after %d rounds of redraws", len(pool), size,
-                       REJECTION_ROUNDS)
+        logger.warning("generate: %d of %d rows kept with a forced category, a broken rule "
+                       "between columns or without refinement after %d rounds of redraws",
+                       len(pool), size, REJECTION_ROUNDS)
         parts.append(pool)
     out = pd.concat(parts, ignore_index=True)
     return transformer.number_ids(out, start)

@@ -24,6 +24,7 @@ from pipeline.config import Params, TrainParams
 from pipeline.errors import UserError
 from pipeline.log import logger
 from pipeline.models import MODELS
+from pipeline.models import row_refine
 from pipeline.models.checkpoint import synth_meta
 from pipeline.models.refine import MIN_ROWS
 from pipeline.resume import fingerprint, resume_point
@@ -67,7 +68,8 @@ def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: Trai
                 "transformed in %.2fs", matrix.shape[0], matrix.shape[1], len(transformer.spans),
                 len(transformer.discrete), time.perf_counter() - started)
     planned, per_round = training_rounds(train)
-    refines = train.refine_draws is not None and matrix.shape[0] >= MIN_ROWS
+    refines = matrix.shape[0] >= MIN_ROWS and (train.refine_draws is not None
+                                               or train.refine_rows_draws is not None)
     cap, deadline = _time_budget(train.max_minutes, refines, started)
     model = build_model(train, transformer, seed, per_round, schema.get("target"))
     run_id = fingerprint(matrix, train, seed)
@@ -104,9 +106,30 @@ def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: Trai
         model.refine(seed=seed, max_draws=train.refine_draws,
                      ties=transformer.tie_tables(), deadline=deadline)
         logger.info("fitted the density-ratio refiner in %.2fs", time.perf_counter() - t0)
+    if train.refine_rows_draws is not None:
+        t0 = time.perf_counter()
+        refine_rows(model, transformer, table, seed, train.refine_rows_draws, deadline)
+        logger.info("fitted the decoded-row refiner in %.2fs", time.perf_counter() - t0)
     if model_path is not None:
         save_checkpoint(trainer, Path(model_path))
     return model, trainer
+
+
+def refine_rows(model: pl.LightningModule, transformer: Any, table: pd.DataFrame, seed: int,
+                max_draws: float, deadline: float | None) -> None:
+    """Fit `model.row_refiner` (`pipeline/models/row_refine.py`) on the real training rows
+    against decoded rows drawn as `generate` draws them (encoded refiner, row rules)."""
+    from pipeline.stages.generate import iter_chunks
+    from pipeline.tabular.conditions import ConditionPlan
+
+    plan = ConditionPlan()
+
+    def draw(n: int) -> pd.DataFrame:
+        return pd.concat(list(iter_chunks(model, transformer, n, plan, seed + 3, 50000)),
+                         ignore_index=True)
+
+    cols = row_refine.layout(transformer.columns, transformer.roles)
+    model.row_refiner.fit(table, draw, cols, seed, max_draws, deadline)
 
 
 def _time_budget(max_minutes: float | None, refines: bool, started: float
