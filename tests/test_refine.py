@@ -104,7 +104,9 @@ def test_trained_model_samples_refined_rows_reproducibly(tmp_path) -> None:
                 discriminator_dims=[32, 32], accelerator="cpu", seed=1)
     # without residual encoding, which would hand the GAN y ~ trend(x) and leave the refiner
     # nothing to correct (held-out AUC < 0.55: off)
-    synth = pipeline.Synthesizer(**tiny, transform={"residual_r2": None}).fit(df)
+    # the decoded-row refiner off: the raw draws below are then the encoded refiner's input
+    synth = pipeline.Synthesizer(**tiny, refine_rows_draws=None,
+                                 transform={"residual_r2": None}).fit(df)
     model = synth._model
     assert bool(model.refiner.on) and bool(model.ref_on)
     a, b = synth.sample(1500, seed=5), synth.sample(1500, seed=5)
@@ -148,7 +150,8 @@ def test_refined_rows_keep_the_real_rates_of_the_only_discrete_column() -> None:
     tiny = dict(steps=150, batch_size=200, pac=10, embedding_dim=16, generator_dims=[32, 32],
                 discriminator_dims=[32, 32], accelerator="cpu", seed=1)
     # residual encoding off: y ~ trend(x | g) would leave the refiner little to correct
-    synth = pipeline.Synthesizer(**tiny, transform={"residual_r2": None}).fit(df)
+    synth = pipeline.Synthesizer(**tiny, refine_rows_draws=None,
+                                 transform={"residual_r2": None}).fit(df)
     sampler = synth._model.sampler
     assert bool(synth._model.refiner.on) and bool(sampler.gen_bias.any())
     real = df["g"].value_counts(normalize=True).sort_index()

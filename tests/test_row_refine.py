@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import torch
 from scipy import stats
 
 import pipeline
@@ -118,8 +117,14 @@ def test_trained_model_keeps_decoded_rows_reproducibly_and_under_conditions(tmp_
     synth.save(path)
     again = pipeline.Synthesizer.load(path)
     pd.testing.assert_frame_equal(again.sample(4000, seed=5), a)
-    lo = synth.sample(1000, seed=6, conditions={"c": "lo"})
-    assert len(lo) == 1000 and (lo["c"] == "lo").all()
+    # conditioned rows are kept by it too: nearer the real rows of that category
+    real_lo = df[df["c"] == "lo"]
+    lo = synth.sample(3000, seed=6, conditions={"c": "lo"})
+    assert len(lo) == 3000 and (lo["c"] == "lo").all()
+    model.row_refiner.on.fill_(False)
+    lo_raw = synth.sample(3000, seed=6, conditions={"c": "lo"})
+    model.row_refiner.on.fill_(True)
+    assert _detection(real_lo, lo) < _detection(real_lo, lo_raw)
 
 
 def _detection(real: pd.DataFrame, syn: pd.DataFrame) -> float:
@@ -132,7 +137,7 @@ def _detection(real: pd.DataFrame, syn: pd.DataFrame) -> float:
 
 
 def test_refine_rows_draws_is_validated_and_off_with_privacy() -> None:
-    from pipeline.config import TrainParams
+    from pipeline.config import PrivacyParams, TrainParams
     from pipeline.errors import UserError
 
     for bad in (1.0, 0.5):
@@ -143,3 +148,12 @@ def test_refine_rows_draws_is_validated_and_off_with_privacy() -> None:
         else:
             raise AssertionError(f"refine_rows_draws={bad} accepted")
     TrainParams(refine_rows_draws=None).check()
+    dp = dict(pac=1, calibrate=False, refine_draws=None, cond_anyway=0.0,
+              privacy=PrivacyParams(epsilon=3.0))
+    TrainParams(**dp, refine_rows_draws=None).check()
+    try:
+        TrainParams(**dp).check()  # the default 8 reads the real rows outside DP-SGD
+    except UserError as exc:
+        assert "train.refine_rows_draws must be null with train.privacy" in str(exc)
+    else:
+        raise AssertionError("refine_rows_draws accepted with train.privacy")

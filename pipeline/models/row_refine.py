@@ -121,13 +121,14 @@ class RowRefiner(nn.Module):
         after it."""
         self.on.fill_(False)
         if len(real) < MIN_ROWS or not cols:
-            logger.info("refine rows: %d training rows < %d; off", len(real), MIN_ROWS)
+            logger.info("refine rows: %d training rows (< %d) and %d informative columns; off",
+                        len(real), MIN_ROWS, len(cols))
             return
+        self._fit_features(real, cols)  # every real level and range, before subsampling
         rng = np.random.default_rng(int(seed) + 11)
         if len(real) > _FIT_ROWS + _FIT_ROWS // 4:
             real = real.iloc[np.sort(rng.choice(len(real), _FIT_ROWS + _FIT_ROWS // 4,
                                                 replace=False))]
-        self._fit_features(real, cols)
         fake = draw(max(len(real), 4096))
         gen = torch.Generator().manual_seed(int(seed) + 12)
         (r_fit, r_val), (f_fit, f_val) = (_split(self.features(real, cols), gen),
@@ -137,8 +138,9 @@ class RowRefiner(nn.Module):
         self.trees.fit(x, y, seed, max_iter=_MAX_TREES, learning_rate=_LEARNING_RATE,
                        max_depth=_MAX_DEPTH, min_samples_leaf=_MIN_LEAF,
                        threads=torch.get_num_threads(), deadline=deadline)
+        self.trees.to(self.log_cap.device)  # fitted on CPU features: back to the model's device
         with torch.no_grad():
-            lr_, lf = self.trees(r_val), self.trees(f_val)
+            lr_, lf = (self.trees(v.to(self.log_cap.device)) for v in (r_val, f_val))
         auc = _auc(lr_, lf)
         self.auc.fill_(auc)
         if auc < _MIN_AUC:

@@ -7,6 +7,9 @@ vectors), so every other column follows them; rows whose conditioned spans came 
 category are redrawn, and the spans are forced as a last resort, so they hold in every row.
 Numeric ranges and the transformer's order rules are kept by bounded, seeded rejection: a
 condition the model cannot meet in REJECTION_ROUNDS rounds of redraws is a one-line error.
+A model whose decoded-row refiner is on (`models/row_refine.py`, `train.refine_rows_draws`)
+also keeps rows by it in the same loop, conditioned or not; it was fitted on unconditional
+draws, so a rare condition may keep fewer per round (more redraws, bounded the same way).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ __all__ = ["ConditionPlan", "iter_chunks", "load_checkpoint", "plan_conditions",
 
 REJECTION_ROUNDS = 8
 MAX_DRAW_FACTOR = 20  # rows drawn per round, at most this many times the rows still wanted
+MIN_PIECE = 8192  # a round draws and decodes in pieces of max(chunk, this) rows
 
 
 def run(params: Params, model_path: Path, out_path: Path, rows: int | None = None,
@@ -117,7 +121,7 @@ def _accepted_rows(model: Any, transformer: Any, size: int, plan: ConditionPlan,
                    generator: torch.Generator, rng: np.random.Generator,
                    start: int) -> pd.DataFrame:
     """`size` decoded rows under `plan` that keep the row filters (order: A <= B; together)
-    and the decoded-row refiner: draw (in pieces of at most `size` rows), keep the rows whose
+    and the decoded-row refiner: draw (in pieces of max(size, MIN_PIECE) rows), keep the rows whose
     conditioned spans came out right, whose numeric ranges hold, that keep the rules and that
     the refiner keeps, draw again for the rest, sized by the observed acceptance rate.
     Bounded: after REJECTION_ROUNDS the rest comes from rows that meet the numeric ranges with
@@ -128,7 +132,8 @@ def _accepted_rows(model: Any, transformer: Any, size: int, plan: ConditionPlan,
         want = size - have
         draw = min(int(want / max(rate, 1e-3) * 1.1) + 16, MAX_DRAW_FACTOR * want + 16)
         frames, natives = [], []
-        for m in [size] * (draw // size) + [draw % size] * bool(draw % size):
+        piece = max(size, MIN_PIECE)
+        for m in [piece] * (draw // piece) + [draw % piece] * bool(draw % piece):
             matrix = model.sample(m, plan.pairs or None, generator)
             natives.append(plan.native_match(matrix).cpu().numpy())
             frames.append(transformer.inverse_transform(plan.apply(matrix), generator=rng,

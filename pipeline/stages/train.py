@@ -135,7 +135,7 @@ def refine_rows(model: pl.LightningModule, transformer: Any, table: pd.DataFrame
 def _time_budget(max_minutes: float | None, refines: bool, started: float
                  ) -> tuple[float | None, float | None]:
     """train.max_minutes caps the whole fit: the GAN rounds' cap in minutes (_GAN_SHARE of it
-    when a refiner follows) and the time (perf_counter) past which the refiner adds no trees
+    when a refiner follows) and the time (perf_counter) past which the refiners add no trees
     (_REFINE_SHARE of it); (None, None) without a cap."""
     if not max_minutes:
         return None, None
