@@ -167,7 +167,8 @@ def test_refined_rows_keep_the_real_rates_of_the_only_discrete_column() -> None:
 
 def test_max_minutes_caps_the_rounds_and_the_refiner_together(caplog) -> None:
     """With a refiner to fit, the rounds stop at 85 % of train.max_minutes and the trees at
-    95 %: a cap already spent after the first round leaves one round and one chunk of trees."""
+    95 %: a cap already spent after the first round leaves one round and one chunk of trees,
+    and no decoded-row refiner."""
     import logging
 
     rng = np.random.default_rng(0)
@@ -180,3 +181,6 @@ def test_max_minutes_caps_the_rounds_and_the_refiner_together(caplog) -> None:
     assert "train.max_minutes (0.0001, 85% of it for the GAN with the refiner to fit) " \
         "reached after 1 of 3 rounds" in caplog.text
     assert synth._trainer.current_epoch == 1 and 0 < synth._model.refiner.trees.n_trees <= 25
+    # past the deadline the decoded-row refiner is not fitted at all: the cap holds
+    assert "no time left for the decoded-row refiner" in caplog.text
+    assert not bool(synth._model.row_refiner.on) and synth._model.row_refiner.trees.n_trees == 0

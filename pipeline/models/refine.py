@@ -90,24 +90,30 @@ class Refiner(nn.Module):
                        max_depth=_MAX_DEPTH, min_samples_leaf=_MIN_LEAF,
                        threads=torch.get_num_threads(), deadline=deadline)
         with torch.no_grad():
-            lr_, lf = self(r_val), self(f_val)
-        auc = _auc(lr_, lf)
-        self.auc.fill_(auc)
-        if auc < _MIN_AUC:
-            logger.info("refine: held-out real-vs-generated AUC %.3f < %.2f; refinement off",
-                        auc, _MIN_AUC)
-            return
-        self.log_cap.fill_(_cap(lf, max_draws))
-        self.on.fill_(True)
-        rate = float(torch.clamp(torch.exp(lf - self.log_cap), max=1.0).mean())
-        logger.info("refine: %d trees, held-out real-vs-generated AUC %.3f; keeping rows by "
-                    "density ratio, %.0f%% of draws kept", self.trees.n_trees, auc, 100 * rate)
+            switch_on(self, self(r_val), self(f_val), 1.0, max_draws, "refine")
 
     @torch.no_grad()
     def keep(self, rows: Tensor, generator: torch.Generator | None) -> Tensor:
         """Boolean mask: keep each row with probability min(1, ratio / M)."""
         u = torch.rand(rows.shape[0], device=rows.device, generator=generator)
         return torch.log(u) < self(rows.float()) - self.log_cap
+
+
+def switch_on(module: nn.Module, real: Tensor, fake: Tensor, power: float, max_draws: float,
+              label: str) -> None:
+    """Set a refiner's `auc`, `log_cap` and `on` buffers from its held-out scores of real and
+    generated rows: on when the AUC reaches _MIN_AUC, the cap for keeping by ratio^power at
+    <= `max_draws` draws per kept row (logged under `label`)."""
+    auc = _auc(real, fake)
+    module.auc.fill_(auc)
+    if auc < _MIN_AUC:
+        logger.info("%s: held-out real-vs-generated AUC %.3f < %.2f; off", label, auc, _MIN_AUC)
+        return
+    module.log_cap.fill_(_cap(power * fake, max_draws))
+    module.on.fill_(True)
+    rate = float(torch.clamp(torch.exp(power * fake - module.log_cap), max=1.0).mean())
+    logger.info("%s: %d trees, held-out real-vs-generated AUC %.3f; keeping rows by density "
+                "ratio, %.0f%% of draws kept", label, module.trees.n_trees, auc, 100 * rate)
 
 
 def refined_sample(refiner: Refiner, draw: Callable[[int], Tensor], n: int,

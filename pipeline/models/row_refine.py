@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 from pipeline.metrics.features import DISCRETE_ROLES, SKIP_ROLES, as_float, as_text
 from pipeline.models.boosted import BoostedTrees, take_shapes
-from pipeline.models.refine import MIN_ROWS, _auc, _cap, _split
+from pipeline.models.refine import MIN_ROWS, _split, switch_on
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,6 @@ _LEARNING_RATE = 0.05  # 0.2: sharper ratios, kept rows nearer training rows (ab
 _MAX_DEPTH = 6
 _MIN_LEAF = 100
 _FIT_ROWS = 50000  # real rows the trees are fitted on (a seeded subsample above it)
-_MIN_AUC = 0.55
 _POWER = 0.7  # share of the log density ratio that keeping follows
 _MISSING = "\x00missing"  # a discrete column's missing value, as a level
 
@@ -143,19 +142,8 @@ class RowRefiner(nn.Module):
                        threads=torch.get_num_threads(), deadline=deadline)
         self.trees.to(self.log_cap.device)  # fitted on CPU features: back to the model's device
         with torch.no_grad():
-            lr_, lf = (self.trees(v.to(self.log_cap.device)) for v in (r_val, f_val))
-        auc = _auc(lr_, lf)
-        self.auc.fill_(auc)
-        if auc < _MIN_AUC:
-            logger.info("refine rows: held-out real-vs-generated AUC %.3f < %.2f; off",
-                        auc, _MIN_AUC)
-            return
-        self.log_cap.fill_(_cap(_POWER * lf, max_draws))
-        self.on.fill_(True)
-        rate = float(torch.clamp(torch.exp(_POWER * lf - self.log_cap), max=1.0).mean())
-        logger.info("refine rows: %d trees, held-out real-vs-generated AUC %.3f on decoded "
-                    "rows; keeping them by density ratio, %.0f%% of draws kept",
-                    self.trees.n_trees, auc, 100 * rate)
+            real_val, fake_val = (self.trees(v.to(self.log_cap.device)) for v in (r_val, f_val))
+        switch_on(self, real_val, fake_val, _POWER, max_draws, "refine decoded rows")
 
     @torch.no_grad()
     def keep(self, frame: pd.DataFrame, cols: list[tuple[str, bool]],

@@ -128,6 +128,11 @@ def refine_rows(model: pl.LightningModule, transformer: Any, table: pd.DataFrame
         return pd.concat(list(iter_chunks(model, transformer, n, plan, seed + 3, 50000)),
                          ignore_index=True)
 
+    if deadline is not None and time.perf_counter() >= deadline:
+        logger.warning("train.max_minutes: no time left for the decoded-row refiner "
+                       "(train.refine_rows_draws); it stays off")
+        model.row_refiner.on.fill_(False)
+        return
     cols = row_refine.layout(transformer.columns, transformer.roles)
     model.row_refiner.fit(table, draw, cols, seed, max_draws, deadline)
 
