@@ -82,7 +82,7 @@ class Refiner(nn.Module):
         gen = torch.Generator(device=real.device).manual_seed(int(seed))
         real = _subsample(real, _FIT_ROWS + _FIT_ROWS // 4, gen)
         fake = draw(max(real.shape[0], 4096)).float()
-        (r_fit, r_val), (f_fit, f_val) = _split(real, gen), _split(fake, gen)
+        (r_fit, r_val), (f_fit, f_val) = holdout_split(real, gen), holdout_split(fake, gen)
         x = torch.cat([r_fit, f_fit])
         y = torch.cat([torch.ones(len(r_fit)), torch.zeros(len(f_fit))])
         # the classes weigh the same: the log-odds then estimate the density ratio
@@ -138,7 +138,8 @@ def refined_sample(refiner: Refiner, draw: Callable[[int], Tensor], n: int,
     return torch.cat(parts, 0)
 
 
-def _split(x: Tensor, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+def holdout_split(x: Tensor, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+    """(fit, held-out) rows: a seeded shuffle, a fifth held out (both refiners)."""
     order = torch.randperm(x.shape[0], generator=gen, device=gen.device).to(x.device)
     cut = max(1, x.shape[0] // 5)
     return x[order[cut:]], x[order[:cut]]

@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 from pipeline.metrics.features import DISCRETE_ROLES, SKIP_ROLES, as_float, as_text
 from pipeline.models.boosted import BoostedTrees, take_shapes
-from pipeline.models.refine import MIN_ROWS, _split, switch_on
+from pipeline.models.refine import MIN_ROWS, holdout_split, switch_on
 
 logger = logging.getLogger(__name__)
 
@@ -104,10 +104,10 @@ class RowRefiner(nn.Module):
         out = np.empty((len(frame), len(cols)), np.float32)
         for j, (name, discrete) in enumerate(cols):
             if discrete:
+                # a discrete column always has a level (missing is one): the table is not empty
                 h = _hash(_level_keys(name, frame[name]).to_numpy())
-                pos = np.minimum(np.searchsorted(table, h), max(len(table) - 1, 0))
-                seen = table[pos] == h if len(table) else np.zeros(len(h), bool)
-                out[:, j] = np.where(seen, rank[pos] if len(rank) else 0.0, len(rank))
+                pos = np.minimum(np.searchsorted(table, h), len(table) - 1)
+                out[:, j] = np.where(table[pos] == h, rank[pos], len(rank))
             else:
                 v = as_float(frame[name]) - offset[j]
                 v[~np.isfinite(v)] = fill[j]
@@ -133,8 +133,8 @@ class RowRefiner(nn.Module):
                                                 replace=False))]
         fake = draw(max(len(real), 4096))
         gen = torch.Generator().manual_seed(int(seed) + 12)
-        (r_fit, r_val), (f_fit, f_val) = (_split(self.features(real, cols), gen),
-                                          _split(self.features(fake, cols), gen))
+        (r_fit, r_val), (f_fit, f_val) = (holdout_split(self.features(real, cols), gen),
+                                          holdout_split(self.features(fake, cols), gen))
         x = torch.cat([r_fit, f_fit])
         y = torch.cat([torch.ones(len(r_fit)), torch.zeros(len(f_fit))])
         self.trees.fit(x, y, seed, max_iter=_MAX_TREES, learning_rate=_LEARNING_RATE,
