@@ -74,3 +74,21 @@ def test_utility_without_a_labelled_holdout_row_is_not_a_number() -> None:
     hold["income"] = np.nan
     res = utility_scores(REAL, hold, make_table(50, seed=46), schema, seed=0)
     assert np.isnan(res["utility.real_score"]) and np.isnan(res["utility.ratio"])
+
+
+def test_utility_on_a_large_set_with_a_class_drawn_once() -> None:
+    """Above EARLY_STOPPING_ROWS the classifier validates on a stratified split, which cannot
+    hold a class seen in one row (TVAE's flights rows): scored, not a crash, and the score is
+    the one the set earns without that row."""
+    from pipeline.metrics.utility import EARLY_STOPPING_ROWS
+
+    schema = make_schema(REAL, target="grade")
+    hold = make_table(400, seed=43)
+    big = make_table(EARLY_STOPPING_ROWS + 6000, seed=47)
+    rare = "low"  # every copy of one class but the first dropped
+    once = big[(big["grade"] != rare) | (big.index == big[big["grade"] == rare].index[0])]
+    assert (once["grade"] == rare).sum() == 1 and len(once) > EARLY_STOPPING_ROWS
+    res = utility_scores(REAL, hold, once, schema, seed=0)
+    without = utility_scores(REAL, hold, once[once["grade"] != rare], schema, seed=0)
+    assert res["utility.synthetic_score"] == without["utility.synthetic_score"]
+    assert 0 < res["utility.synthetic_score"] < res["utility.real_score"]  # "low" never predicted

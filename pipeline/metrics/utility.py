@@ -1,7 +1,10 @@
 """ML utility: train on synthetic, test on the real holdout, compared with train on real.
 
 Classification (categorical/boolean target) -> macro F1, regression -> R^2; both with
-HistGradientBoosting, seeded, same features and encoding for both training sets.
+HistGradientBoosting, seeded, same features and encoding for both training sets. Above
+EARLY_STOPPING_ROWS fitting rows the classifier stops early on a stratified held-out tenth,
+so a class seen in a single fitting row is left out there (one row teaches it nothing; TVAE's
+flights rows drew one carrier once, which made scikit-learn's split fail).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from pipeline.metrics.features import DISCRETE_ROLES, as_float, as_text, model_m
 
 
 MAX_INTEGER_CLASSES = 10
+# scikit-learn's "auto": early stopping on a held-out tenth above this many fitting rows
+EARLY_STOPPING_ROWS = 10000
 
 
 def utility_scores(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
@@ -61,9 +66,15 @@ def _fit_score(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndar
     if len(y) == 0 or x.shape[1] == 0:
         return 0.0
     if classify:
+        early = len(y) > EARLY_STOPPING_ROWS
+        if early:  # its validation split is stratified: a class seen once cannot be split
+            levels, counts = np.unique(y, return_counts=True)
+            seen_once = np.isin(y, levels[counts < 2])
+            x, y = x[~seen_once], y[~seen_once]
         if len(np.unique(y)) < 2:  # a synthetic set with one class cannot learn anything
             return float(f1_score(y_test, np.full(len(y_test), y[0]), average="macro"))
-        model = HistGradientBoostingClassifier(categorical_features=cats, random_state=seed)
+        model = HistGradientBoostingClassifier(categorical_features=cats, random_state=seed,
+                                               early_stopping=early)
         model.fit(x, y)
         return float(f1_score(y_test, model.predict(x_test), average="macro"))
     model = HistGradientBoostingRegressor(categorical_features=cats, random_state=seed)
