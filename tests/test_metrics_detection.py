@@ -92,3 +92,17 @@ def test_utility_on_a_large_set_with_a_class_drawn_once() -> None:
     without = utility_scores(REAL, hold, once[once["grade"] != rare], schema, seed=0)
     assert res["utility.synthetic_score"] == without["utility.synthetic_score"]
     assert 0 < res["utility.synthetic_score"] < res["utility.real_score"]  # "low" never predicted
+
+
+def test_utility_on_a_large_set_where_every_class_is_drawn_once() -> None:
+    """Left with no class seen twice, the synthetic set teaches nothing: a score of 0, the
+    same as an empty set, not a crash."""
+    from pipeline.metrics.utility import EARLY_STOPPING_ROWS
+
+    schema = make_schema(REAL, target="grade")
+    hold = make_table(400, seed=43)
+    big = make_table(EARLY_STOPPING_ROWS + 10, seed=47)
+    big["grade"] = [f"g{i}" for i in range(len(big))]
+    res = utility_scores(REAL, hold, big, schema, seed=0)
+    assert res["utility.synthetic_score"] == 0.0
+    assert res["utility.real_score"] > 0

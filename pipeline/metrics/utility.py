@@ -67,11 +67,13 @@ def _fit_score(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndar
         return 0.0
     if classify:
         early = len(y) > EARLY_STOPPING_ROWS
-        if early:  # its validation split is stratified: a class seen once cannot be split
-            levels, counts = np.unique(y, return_counts=True)
-            seen_once = np.isin(y, levels[counts < 2])
-            x, y = x[~seen_once], y[~seen_once]
-        if len(np.unique(y)) < 2:  # a synthetic set with one class cannot learn anything
+        levels, counts = np.unique(y, return_counts=True)
+        if early and (counts < 2).any():  # its validation split is stratified: a class seen
+            keep = ~np.isin(y, levels[counts < 2])  # once cannot be split
+            x, y, levels = x[keep], y[keep], levels[counts >= 2]
+        if len(levels) == 0:  # every class seen once: nothing left to learn from
+            return 0.0
+        if len(levels) < 2:  # a synthetic set with one class cannot learn anything
             return float(f1_score(y_test, np.full(len(y_test), y[0]), average="macro"))
         model = HistGradientBoostingClassifier(categorical_features=cats, random_state=seed,
                                                early_stopping=early)
