@@ -28,7 +28,7 @@ p = yaml.safe_load(open(src))
 p["train"].update(yaml.safe_load(extra))
 if s != "off":
     p["train"].update(pac=1, calibrate=False, refine_draws=None, refine_rows_draws=None,
-                      cond_anyway=0.0, target_loss=0.0)
+                      cond_anyway=0.0, target_loss=0.0, refuse_copies=False)
     p["train"]["privacy"]["epsilon"] = float(s)
 yaml.safe_dump(p, open(dst, "w"), sort_keys=False)
 PY

@@ -181,6 +181,9 @@ class TrainParams:
     # then keep decoded rows by a second such classifier over the rows as a user sees them
     # (pipeline/models/row_refine.py), at most this many decoded draws per kept row (null: off)
     refine_rows_draws: float | None = 8.0
+    # generation redraws rows equal to a training row no other row shares (the checkpoint keeps
+    # those rows' 64-bit keys, pipeline/models/copy_guard.py)
+    refuse_copies: bool = True
     privacy: PrivacyParams = field(default_factory=PrivacyParams)  # off by default
 
     def check(self) -> None:
@@ -196,6 +199,8 @@ class TrainParams:
                      "0 with train.privacy (any-way conditions copy real rows' categories)")
             _require(self.target_loss == 0, "train.target_loss",
                      "0 with train.privacy (the target classifier is trained on the real rows)")
+            _require(not self.refuse_copies, "train.refuse_copies",
+                     "false with train.privacy (the copy guard keeps keys of the real rows)")
         _require(self.steps >= 1, "train.steps", ">= 1")
         _require(self.epochs is None or self.epochs >= 1, "train.epochs", ">= 1 or null")
         _require(self.max_minutes is None or self.max_minutes > 0, "train.max_minutes",

@@ -35,7 +35,7 @@ from pipeline.log import logger
 CONTINUABLE = frozenset({
     "steps", "epochs", "max_minutes", "resume", "checkpoint_every", "checkpoint_minutes",
     "accelerator", "devices", "num_nodes", "strategy", "compile", "calibrate", "refine_draws",
-    "refine_rows_draws", "cpu_threads",
+    "refine_rows_draws", "refuse_copies", "cpu_threads",
 })
 
 

@@ -5,7 +5,8 @@ same `--condition`s: each endpoint's latent point, condition vector and decoding
 replayed from its seed. In between, the latent point moves on the spherical path
 (`pipeline.latent.path`) and the condition vector linearly from A's to B's (the same vector
 when a condition fixes it); the intermediate rows' category draws come from seed A's stream.
-Rows are not filtered by exact order rules (a redraw would break the path).
+Rows are not filtered by exact order rules, the refiners or the copy guard (a redraw would
+break the path): a row along it may equal a training row.
 """
 
 from __future__ import annotations

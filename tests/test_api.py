@@ -124,7 +124,7 @@ def test_checkpoint_from_an_older_schema_or_missing_a_weight_is_refused(fitted,
     torch.save(ckpt, tmp_path / "old.ckpt")
     with pytest.raises(UserError, match="schema_version 2.*retrain"):
         pipeline.Synthesizer.load(tmp_path / "old.ckpt")
-    ckpt["synth"]["schema_version"] = 4
+    ckpt["synth"]["schema_version"] = 5
     del ckpt["state_dict"]["cal_bias"]
     torch.save(ckpt, tmp_path / "broken.ckpt")
     with pytest.raises(UserError, match="does not match model"):

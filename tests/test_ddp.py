@@ -54,7 +54,7 @@ def test_two_process_cpu_ddp_with_dp_training(tmp_path: Path) -> None:
     sums (pipeline/models/dp.py), and the accountant counts the synchronous steps."""
     root = make_project(tmp_path, n=160, devices=2, strategy="ddp", epochs=2, pac=1,
                         calibrate=False, refine_draws=None, refine_rows_draws=None, cond_anyway=0.0,
-                        target_loss=0.0,
+                        target_loss=0.0, refuse_copies=False,
                         privacy={"epsilon": 2.0})
     proc = _train_two_ranks(root)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -12,7 +12,7 @@ from pipeline.models.checkpoint import read_checkpoint
 from test_train_generate import invoke, make_project, train
 
 DP = {"pac": 1, "calibrate": False, "refine_draws": None, "refine_rows_draws": None,
-      "cond_anyway": 0.0, "target_loss": 0.0,
+      "cond_anyway": 0.0, "target_loss": 0.0, "refuse_copies": False,
       "privacy": {"epsilon": 2.0}}
 
 

@@ -148,7 +148,7 @@ def test_refine_rows_draws_is_validated_and_off_with_privacy() -> None:
         else:
             raise AssertionError(f"refine_rows_draws={bad} accepted")
     TrainParams(refine_rows_draws=None).check()
-    dp = dict(pac=1, calibrate=False, refine_draws=None, cond_anyway=0.0,
+    dp = dict(pac=1, calibrate=False, refine_draws=None, cond_anyway=0.0, refuse_copies=False,
               privacy=PrivacyParams(epsilon=3.0))
     TrainParams(**dp, refine_rows_draws=None).check()
     try:

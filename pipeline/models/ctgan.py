@@ -19,6 +19,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from pipeline.models.calibration import onehot_offsets, quantile_knots, remap
+from pipeline.models.copy_guard import CopyGuard
 from pipeline.models.layers import (Critic, Generator, SpanActivation, TargetClassifier,
                                     gradient_penalty)
 from pipeline.models.refine import Refiner, refined_sample
@@ -91,6 +92,9 @@ class CTGANModule(pl.LightningModule):
         # Density-ratio refinement of decoded rows (`row_refine.py`), fitted by the train
         # stage after `refine` and applied by `generate.iter_chunks`; off until fitted.
         self.row_refiner = RowRefiner()
+        # Keys of the unique training rows, whose verbatim copies generation redraws
+        # (`copy_guard.py`), fitted by the train stage; off until fitted.
+        self.copy_guard = CopyGuard()
         self._compiled: dict[str, Any] = {}
         self.dp = None  # train.privacy: a pipeline.models.dp.DPCritic runs the critic updates
 

@@ -10,6 +10,8 @@ condition the model cannot meet in REJECTION_ROUNDS rounds of redraws is a one-l
 A model whose decoded-row refiner is on (`models/row_refine.py`, `train.refine_rows_draws`)
 also keeps rows by it in the same loop, conditioned or not; it was fitted on unconditional
 draws, so a rare condition may keep fewer per round (more redraws, bounded the same way).
+Rows equal to a training row that no other training row shares are redrawn in that loop too
+(`models/copy_guard.py`, `train.refuse_copies`).
 """
 
 from __future__ import annotations
@@ -110,11 +112,19 @@ def iter_chunks(model: Any, transformer: Any, n: int, plan: ConditionPlan, seed:
     refining = bool(model.row_refiner.on)
     for start in range(0, n, chunk_rows):
         size = min(chunk_rows, n - start)
-        if not plan.active and not transformer.has_row_filters and not refining:
-            yield transformer.inverse_transform(model.sample(size, None, generator),
-                                                generator=rng, start_row=start)
-        else:
+        if plan.active or transformer.has_row_filters or refining:
             yield _accepted_rows(model, transformer, size, plan, generator, rng, start)
+            continue
+        frame = transformer.inverse_transform(model.sample(size, None, generator),
+                                              generator=rng, start_row=start)
+        fresh = model.copy_guard.keep(frame, transformer.columns, transformer.roles)
+        if fresh.all():
+            yield frame
+            continue
+        rest = _accepted_rows(model, transformer, size - int(fresh.sum()), plan, generator,
+                              rng, start)  # redraws for the copies of training rows
+        yield transformer.number_ids(pd.concat([frame[fresh], rest], ignore_index=True),
+                                     start)
 
 
 def _accepted_rows(model: Any, transformer: Any, size: int, plan: ConditionPlan,
@@ -124,6 +134,7 @@ def _accepted_rows(model: Any, transformer: Any, size: int, plan: ConditionPlan,
     and the decoded-row refiner: draw (in pieces of max(size, MIN_PIECE) rows), keep the rows whose
     conditioned spans came out right, whose numeric ranges hold, that keep the rules and that
     the refiner keeps, draw again for the rest, sized by the observed acceptance rate.
+    Rows equal to a unique training row (`models/copy_guard.py`) are never kept.
     Bounded: after REJECTION_ROUNDS the rest comes from rows that meet the numeric ranges with
     a forced span, a broken rule or no refinement (logged); fewer than that is a UserError."""
     cols = row_refine.layout(transformer.columns, transformer.roles)
@@ -139,7 +150,9 @@ def _accepted_rows(model: Any, transformer: Any, size: int, plan: ConditionPlan,
             frames.append(transformer.inverse_transform(plan.apply(matrix), generator=rng,
                                                         start_row=start))
         frame, native = pd.concat(frames, ignore_index=True), np.concatenate(natives)
-        met = plan.holds(frame)
+        # a copy of a unique training row is never kept, not even as a last resort
+        met = plan.holds(frame) & model.copy_guard.keep(frame, transformer.columns,
+                                                        transformer.roles)
         best = met & native
         if transformer.has_row_filters:
             best &= transformer.satisfied(frame)
@@ -155,10 +168,12 @@ def _accepted_rows(model: Any, transformer: Any, size: int, plan: ConditionPlan,
     else:
         pool = pd.concat(spare, ignore_index=True).head(size - have)
         if have + len(pool) < size:
-            raise UserError(f"conditions {plan.text}: the model produced only {have + len(pool)} "
-                            f"of {size} rows meeting them in {drawn} draws "
-                            f"({REJECTION_ROUNDS} rounds); widen the range, drop a condition or "
-                            f"train longer")
+            what = f"conditions {plan.text}" if plan.active else "generate"
+            guard = (" and not copying a unique training row (train.refuse_copies)"
+                     if bool(model.copy_guard.on) else "")
+            raise UserError(f"{what}: the model produced only {have + len(pool)} of {size} rows "
+                            f"that hold{guard} in {drawn} draws ({REJECTION_ROUNDS} rounds); "
+                            f"widen the range, drop a condition or train longer")
         logger.warning("generate: %d of %d rows kept with a forced category, a broken rule "
                        "between columns or without refinement after %d rounds of redraws",
                        len(pool), size, REJECTION_ROUNDS)

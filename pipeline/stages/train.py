@@ -106,6 +106,8 @@ def train_model(table: pd.DataFrame, schema: dict, transformer: Any, train: Trai
         model.refine(seed=seed, max_draws=train.refine_draws,
                      ties=transformer.tie_tables(), deadline=deadline)
         logger.info("fitted the density-ratio refiner in %.2fs", time.perf_counter() - t0)
+    if train.refuse_copies:  # before the decoded-row refiner, which learns from guarded draws
+        model.copy_guard.fit(table, transformer.columns, transformer.roles)
     if train.refine_rows_draws is not None:
         t0 = time.perf_counter()
         refine_rows(model, transformer, table, seed, train.refine_rows_draws, deadline)
