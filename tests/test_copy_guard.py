@@ -46,6 +46,20 @@ def test_unique_rows_are_refused_shared_rows_and_new_rows_kept() -> None:
     assert guard.keep(drawn, COLUMNS, ROLES).tolist() == [True, False, False, True, True]
 
 
+def test_row_keys_follow_the_rows_not_the_index() -> None:
+    """A filtered or shuffled frame (a notebook's DataFrame, rows an evaluate step dropped)
+    hashes each row as it is: its own training rows are all refused, whatever the index."""
+    real = _grid(300, seed=4)
+    shuffled = real.sample(frac=1.0, random_state=1)
+    shuffled.index = shuffled.index * 7 + 3
+    schema = _schema(COLUMNS, ROLES)
+    assert (row_keys(shuffled, schema) == row_keys(shuffled.reset_index(drop=True), schema)).all()
+    guard = CopyGuard()
+    guard.fit(shuffled, COLUMNS, ROLES)
+    assert len(guard.keys) == 300
+    assert not guard.keep(real.iloc[::-1], COLUMNS, ROLES).any()
+
+
 def test_a_table_of_shared_rows_leaves_the_guard_off() -> None:
     real = pd.DataFrame({"a": ["x", "y"] * 5, "b": ["p"] * 10, "n": [1] * 10})
     guard = CopyGuard()

@@ -97,14 +97,15 @@ def _top_levels(reference: pd.Series, levels: list[str], keep: int) -> list[str]
 
 
 def row_keys(frame: pd.DataFrame, schema: dict[str, Any]) -> np.ndarray:
-    """uint64 hash per row over the non-id columns in a dtype-independent canonical form."""
+    """uint64 hash per row over the non-id columns in a dtype-independent canonical form;
+    positional: the frame's index plays no part (a filtered or sampled frame hashes its rows)."""
     cols = [n for n, r in roles(schema).items() if r != "id"]
     role = roles(schema)
     canon = {}
     for col in cols:
         if role[col] in DISCRETE_ROLES or role[col] == "constant":
-            canon[col] = as_text(frame[col])
+            canon[col] = as_text(frame[col]).to_numpy()
         else:
-            canon[col] = pd.Series(as_float(frame[col]))
-    table = pd.DataFrame(canon).reset_index(drop=True)
+            canon[col] = as_float(frame[col])
+    table = pd.DataFrame(canon, index=pd.RangeIndex(len(frame)))
     return pd.util.hash_pandas_object(table, index=False).to_numpy()
