@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,9 @@ import pandas as pd
 import pytest
 
 import pipeline
+from pipeline.config import Params
 from pipeline.metrics.features import row_keys
+from pipeline.stages import generate
 from pipeline.models.copy_guard import CopyGuard
 
 TINY = {"epochs": 3, "batch_size": 40, "pac": 4, "embedding_dim": 8,
@@ -73,7 +76,8 @@ def fitted():
     return pipeline.Synthesizer(**TINY, seed=5).fit(_grid(320, seed=2))
 
 
-def test_generated_rows_never_copy_a_unique_training_row(fitted, tmp_path: Path) -> None:
+def test_generated_rows_never_copy_a_unique_training_row(fitted, tmp_path: Path,
+                                                         caplog) -> None:
     real = _grid(320, seed=2)
     guarded = fitted.sample(3000, seed=1)
     assert len(guarded) == 3000 and _copies(guarded, real) == 0.0
@@ -83,6 +87,12 @@ def test_generated_rows_never_copy_a_unique_training_row(fitted, tmp_path: Path)
     loaded = pipeline.Synthesizer.load(tmp_path / "m.ckpt")
     pd.testing.assert_frame_equal(loaded.sample(500, seed=3), fitted.sample(500, seed=3))
     assert _copies(loaded.sample(2000, seed=4), real) == 0.0
+    # `synth generate` says how many drawn rows were copies and were redrawn
+    with caplog.at_level(logging.INFO, logger="pipeline"):
+        generate.run(Params(), tmp_path / "m.ckpt", tmp_path / "rows.parquet", rows=1500)
+    said = [r.getMessage() for r in caplog.records if "copy guard" in r.getMessage()]
+    assert len(said) == 1 and int(said[0].split()[2]) > 0, said
+    assert _copies(pd.read_parquet(tmp_path / "rows.parquet"), real) == 0.0
     fitted._model.copy_guard.on.fill_(False)  # the same model without the guard copies
     try:
         unguarded = fitted.sample(3000, seed=1)

@@ -43,6 +43,7 @@ class CopyGuard(nn.Module):
         super().__init__()
         self.register_buffer("keys", torch.zeros(0, dtype=torch.long))
         self.register_buffer("on", torch.zeros((), dtype=torch.bool))
+        self.refused = 0  # drawn rows found to be copies since loading (`generate` logs it)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         take_shapes(self, state_dict, prefix, ("keys",))
@@ -65,4 +66,6 @@ class CopyGuard(nn.Module):
         table = self.keys.cpu().numpy()
         keys = row_keys(frame, _schema(columns, roles)).view(np.int64)
         pos = np.minimum(np.searchsorted(table, keys), len(table) - 1)
-        return table[pos] != keys
+        fresh = table[pos] != keys
+        self.refused += int((~fresh).sum())
+        return fresh

@@ -63,6 +63,9 @@ def run(params: Params, model_path: Path, out_path: Path, rows: int | None = Non
     elapsed = time.perf_counter() - started
     logger.info("generated %d rows%s in %.2fs (%.0f rows/s) -> %s", n,
                 f" with {chosen}" if chosen else "", elapsed, n / max(elapsed, 1e-9), out_path)
+    if model.copy_guard.refused:
+        logger.info("copy guard: %d drawn rows equalled a unique training row and were "
+                    "redrawn (train.refuse_copies)", model.copy_guard.refused)
 
 
 OUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
