@@ -99,8 +99,8 @@ def _top_levels(reference: pd.Series, levels: list[str], keep: int) -> list[str]
 def row_keys(frame: pd.DataFrame, schema: dict[str, Any]) -> np.ndarray:
     """uint64 hash per row over the non-id columns in a dtype-independent canonical form;
     positional: the frame's index plays no part (a filtered or sampled frame hashes its rows)."""
-    cols = [n for n, r in roles(schema).items() if r != "id"]
     role = roles(schema)
+    cols = [n for n, r in role.items() if r != "id"]
     canon = {}
     for col in cols:
         if role[col] in DISCRETE_ROLES or role[col] == "constant":

@@ -18,7 +18,8 @@ from pipeline.errors import UserError
 
 # 2: the density-ratio refiner became boosted trees (`refine.py`); 3: its trees read rows
 # through decode snapping (`snap.py`), whose tables a version-2 checkpoint lacks; 4: the
-# decoded-row refiner (`row_refine.py`); 5: the copy guard (`copy_guard.py`). Older checkpoints are refused with a "retrain" message.
+# decoded-row refiner (`row_refine.py`); 5: the copy guard (`copy_guard.py`). Older
+# checkpoints are refused with a "retrain" message.
 SCHEMA_VERSION = 5
 
 
