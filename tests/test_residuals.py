@@ -492,8 +492,8 @@ def test_a_weak_trend_is_kept_for_a_column_nothing_reads_along_the_series_key() 
     assert wind["trend"]["key"] == fits["temp"]["trend"]["key"] and not wind["sources"]
     assert 0.1 <= wind["r2"] < 0.75 and wind["trend"]["run_rows"] >= 50  # 2 x >= 25 rows
     # `calm` follows nothing; `gusty` has the same weak trend as `wind`, but one of the
-    # gust pair reads the other, which therefore takes no lone trend (the GAN would have to
-    # learn the pair's link from a residual)
+    # gust pair reads the other, and the one read takes no lone trend: decoded from a
+    # shuffled residual its continuous marginal moves past the KS bar
     assert "calm" not in fits
     pair = [c for c in ("gust", "gusty") if c in fits]
     assert len(pair) == 1 and fits[pair[0]]["trend"] is None
@@ -507,3 +507,39 @@ def test_a_weak_trend_is_kept_for_a_column_nothing_reads_along_the_series_key() 
     pd.testing.assert_series_equal(t.inverse_transform(t.transform(df))["wind"], df["wind"])
     with pytest.raises(UserError, match="transform.trend_r2"):
         TransformParams(trend_r2=0.0).check()
+
+
+def _windy_knots(seed: int = 0) -> pd.DataFrame:
+    """Hourly rows as nyc_weather reports them: a temperature that follows the days tightly,
+    a wind of whole knots in mph (31 values) whose mean follows a slow wave, and a gust that
+    is reported only in strong winds (30 % of rows) and follows the wind."""
+    rng = np.random.default_rng(seed)
+    day, hr = np.repeat(np.arange(200), 24), np.tile(np.arange(24), 200)
+    t = day + hr / 24
+    temp = 15 + 10 * np.sin(t / 15) + rng.normal(0, 0.3, len(t))
+    wave = 1.0 + 0.6 * np.sin(t / 3)
+    wind = np.round(np.round(rng.gamma(3, 2, len(t)) * wave) * 1.15078, 5)
+    gust = np.where(wind >= 9, np.round(wind * 1.4 + rng.normal(0, 1.0, len(t)), 1), np.nan)
+    return pd.DataFrame({"day": day, "hr": hr, "temp": temp.round(2), "wind": wind, "gust": gust}
+                        ).sample(frac=0.7, random_state=0).reset_index(drop=True)
+
+
+def test_a_column_another_fit_reads_takes_its_weak_trend_too() -> None:
+    """The gust's fit reads the wind; the wind still takes its own weak trend along the days
+    (nyc_weather `wind_speed` under `wind_gust`), decodes on its lattice and follows the wave.
+    `day` is read too (by the temperature's trend) but a trend of `day` along `temp` would
+    need itself: no cycle is accepted (one made `discover` loop forever)."""
+    df = _windy_knots()
+    t = _fit(df)
+    fits = {f["column"]: f for f in t.fits}
+    assert fits["gust"]["sources"] == ["wind"]
+    wind = fits["wind"]
+    assert wind["trend"]["key"] == fits["temp"]["trend"]["key"] and not wind["sources"]
+    assert 0.1 <= wind["r2"] < 0.75 and wind["space"] == "rank"
+    assert "day" not in fits and "hr" not in fits
+    wave = 1.0 + 0.6 * np.sin((df["day"] + df["hr"] / 24) / 3)
+    kept = _shuffled_span(t, df, "wind")["wind"]
+    lost = _shuffled_span(_fit(df, trend_r2=None), df, "wind")["wind"]
+    assert np.corrcoef(kept, wave)[0, 1] > 0.25 > 0.05 > abs(np.corrcoef(lost, wave)[0, 1])
+    assert set(kept) <= set(df["wind"])  # on the real lattice
+    pd.testing.assert_series_equal(t.inverse_transform(t.transform(df))["wind"], df["wind"])

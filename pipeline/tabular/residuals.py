@@ -106,8 +106,8 @@ def discover(df: pd.DataFrame, entries: list[dict], rules: list[dict], min_r2: f
     (bikeshare `workingday = table[day]`: decoding applies the rule first,
     `decode_order.py`). A target with <=
     `exact_values_max` distinct values decodes to one of them (also fitted on its normal
-    scores: space "rank"). With `lone_r2`, a column that no accepted fit or exact rule
-    reads, left without a fit, takes its trend alone at R^2 >= `lone_r2` (`_lone_trends`)."""
+    scores: space "rank"). With `lone_r2`, a column left without a fit takes its trend
+    alone at R^2 >= `lone_r2` along an accepted trend's key (`_lone_trends`)."""
     by_name = {e["name"]: e for e in entries}
     recomputed = {r["column"] for r in rules if r["kind"] != "order" and "column" in r}
     # a level column a lookup or datepart rule sets: its rule's sources join a fit's needs
@@ -160,18 +160,23 @@ def discover(df: pd.DataFrame, entries: list[dict], rules: list[dict], min_r2: f
 
 def _lone_trends(df: pd.DataFrame, options: list[_Option], accepted: tuple[dict, dict],
                  by_name: dict, ctx: dict, lone_r2: float, exact_values_max: int) -> None:
-    """Weaker trends for columns that nothing else reads, added to `accepted` in place.
+    """Weaker trends for columns left without a fit, added to `accepted` in place.
 
     bikeshare's `windspeed` follows the days (out-of-fold R^2 0.12 along `day` + `hr` / 24 in
     25-row runs, 0.39 in 5-row ones), and a classifier on (`day`, `windspeed`) told the GAN's
     rows apart at AUC 0.60: encoded as its residual from that trend, detection 0.751 -> 0.73
     (three generation seeds 0.735-0.740 against 0.752-0.764). Only along the key and group
-    of an accepted trend, and where no accepted fit and no exact rule reads the column: the
-    GAN then learns the column's links to the others on the residual, and a link to the
-    column's own scale is lost (nyc_weather `wind_speed` along `time_hour`, R^2 0.65: gusts,
-    present only in strong winds, came with weak ones; shapes 0.983 -> 0.960). Runs of >= 25
-    rows (at 5-row runs the bikeshare trend moved the DCR share 0.512 -> 0.527; at 25, 0.508
-    -> 0.518 over three seeds, against 0.509-0.523 without it)."""
+    of an accepted trend, and never where the trend would need its own column (`day` along
+    `temp` when `temp` follows `day`). Runs of >= 25 rows (at 5-row runs the bikeshare trend
+    moved the DCR share 0.512 -> 0.527; at 25, 0.508 -> 0.518 over three seeds, against
+    0.509-0.523 without it). The GAN then learns the column's links to the others on the
+    residual; a column that another fit or an exact rule reads is checked at the looser bar
+    of `_keeps_marginal`: nyc_weather `wind_speed` (read by `wind_gust`'s fit; R^2 0.43 along
+    `time_hour` in 50-row runs, TV 0.041 from the real values against noise 0.012) gave
+    detection 0.743 -> 0.734, DCR share 0.528 -> 0.520, shapes 0.981 -> 0.977 (one run; it
+    is the only built-in table this changes). At 10-row runs (R^2 0.65) it had lost its link
+    to its own scale: gusts, present only in strong winds, came with weak ones (shapes 0.983
+    -> 0.960)."""
     chosen, fitted = accepted
     read = set().union(*(reads(f) for f in fitted.values()),
                        *(constraints.reads(r) | constraints.writes(r) for r in ctx["rules"]))
@@ -181,8 +186,9 @@ def _lone_trends(df: pd.DataFrame, options: list[_Option], accepted: tuple[dict,
     sample, sub, shift, cdf = ctx["sample"], ctx["sub"], ctx["shift"], ctx["cdf"]
     best: dict[str, _Option] = {}
     for o in options:  # the best plain trend per target and space, refitted on longer runs
-        if o.target in chosen or o.target in read or not o.key or o.sources or o.profile \
-                or o.space not in ("raw", "log", "rank") or (o.key, o.group) not in series:
+        if o.target in chosen or not o.key or o.sources or o.profile \
+                or o.space not in ("raw", "log", "rank") or (o.key, o.group) not in series \
+                or any(o.target in _ancestors(p, chosen) | {p} for p in o.needs):
             continue
         code, labels = trends.group_of(sample, o.group)
         y = _to_target(sub[o.target], o.space, shift[o.target], cdf.get(o.target))
@@ -192,7 +198,7 @@ def _lone_trends(df: pd.DataFrame, options: list[_Option], accepted: tuple[dict,
             best[o.target] = _Option(float(r2), o.target, o.space, (), o.key, o.group, m)
     for target, option in best.items():
         fit = _fit(df, by_name[target], option, ctx, exact_values_max)
-        if _keeps_marginal(df, fit):
+        if _keeps_marginal(df, fit, loose=target in read):
             chosen[target], fitted[target] = option, fit
 
 
@@ -768,12 +774,12 @@ def _profile_values(profile: dict, frame: pd.DataFrame) -> np.ndarray:
     return np.where(code >= 0, np.asarray(profile["means"])[np.maximum(code, 0)], 0.0)
 
 
-def _keeps_marginal(df: pd.DataFrame, fit: dict) -> bool:
+def _keeps_marginal(df: pd.DataFrame, fit: dict, loose: bool = False) -> bool:
     """Does a residual drawn apart from its predictors still decode to the real marginal?
     TV over the real values for a column with few of them, within 1.5x the split-half noise
-    plus 0.02; else Kolmogorov-Smirnov <= _MAX_KS. (At 2x + 0.03, nyc_weather `dewp ~ temp +
-    humid` passed with TV 0.130 against noise 0.063, and `dewp` alone then gave the
-    generated rows away: detection 0.594.)"""
+    plus 0.02 (`loose`: 2x plus 0.03, `_lone_trends`); else Kolmogorov-Smirnov <= _MAX_KS.
+    (At 2x + 0.03, nyc_weather `dewp ~ temp + humid` passed with TV 0.130 against noise
+    0.063, and `dewp` alone then gave the generated rows away: detection 0.594.)"""
     present = df[df[fit["column"]].notna()]
     rng = np.random.default_rng(3)
     sample = present.iloc[rng.choice(len(present), min(len(present), _CHECK_ROWS),
@@ -785,7 +791,7 @@ def _keeps_marginal(df: pd.DataFrame, fit: dict) -> bool:
     if fit["values"] is not None or fit.get("cdf"):
         half = rng.permutation(real)
         noise = _tv(half[: len(half) // 2], half[len(half) // 2:])
-        return _tv(back, real) <= 1.5 * noise + 0.02
+        return _tv(back, real) <= (2 * noise + 0.03 if loose else 1.5 * noise + 0.02)
     return bool(ks_2samp(back, real).statistic <= _MAX_KS)
 
 
