@@ -33,8 +33,10 @@ def test_kept_rows_move_to_the_real_rate_and_shape_at_the_promised_cost() -> Non
     real = _table(6000, 0.0, 0.3, seed=0)
     draw = _draw(0.8, 0.6, seed=1)  # off in the numeric mean and in the rate of "a"
     refiner = RowRefiner()
-    refiner.fit(real, draw, COLS, seed=0, max_draws=8)
+    asked: list[int] = []
+    refiner.fit(real, lambda n: asked.append(n) or draw(n), COLS, seed=0, max_draws=8)
     assert bool(refiner.on) and float(refiner.auc) > 0.6
+    assert asked == [2 * len(real)]  # the drawn side twice the real one (module docstring)
     fresh = draw(40000)
     keep = refiner.keep(fresh, COLS, np.random.default_rng(2))
     kept = fresh[keep]
