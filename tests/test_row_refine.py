@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from scipy import stats
 
 import pipeline
+from pipeline.models import row_refine
 from pipeline.models.row_refine import RowRefiner, layout
 
 COLS = layout(["x", "c", "when"], ["numerical", "categorical", "datetime"])
@@ -37,6 +39,12 @@ def test_kept_rows_move_to_the_real_rate_and_shape_at_the_promised_cost() -> Non
     refiner.fit(real, lambda n: asked.append(n) or draw(n), COLS, seed=0, max_draws=8)
     assert bool(refiner.on) and float(refiner.auc) > 0.6
     assert asked == [2 * len(real)]  # the drawn side twice the real one (module docstring)
+    # ... but no more than the real side's cap: a large table's trees keep their time
+    capped: list[int] = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(row_refine, "_FIT_ROWS", 4000)  # real rows: 5,000 of 6,000
+        RowRefiner().fit(real, lambda n: capped.append(n) or draw(n), COLS, seed=0, max_draws=8)
+    assert capped == [5000]
     fresh = draw(40000)
     keep = refiner.keep(fresh, COLS, np.random.default_rng(2))
     kept = fresh[keep]
