@@ -24,7 +24,7 @@ there is nothing to correct.
 
 The trees see twice as many decoded rows as real ones (the classes still weigh the same): the
 generated side is the one that can be drawn at will, and knowing it better sharpened the
-correction without pulling rows to training rows. Refitted on the same trained models
+correction on both tables refitted, with a lower DCR share. Refitted on the same trained models
 (docs/quality.md, fifteenth round), 1x -> 2x: txhousing detection 0.656 -> 0.616, DCR share
 0.493 -> 0.489; nyc_weather 0.734 -> 0.730, DCR 0.520 -> 0.515 (4x and 8x: no further gain).
 Up to the real rows' cap only: on flights (62,500 real rows) drawing 125,000 decoded rows left
@@ -53,7 +53,7 @@ _MAX_DEPTH = 6
 _MIN_LEAF = 100
 _FIT_ROWS = 50000  # real rows the trees are fitted on (a seeded subsample above it)
 _DRAWN_PER_REAL = 2  # decoded rows drawn per real row for the fit, at most the real cap's
-# count (_FIT_ROWS + a fifth): on flights 2x cost the trees their time (25 of 150 by the cap)
+# count (_FIT_ROWS + a fifth): on flights 2x left 25 of 150 trees inside train.max_minutes
 _POWER = 0.7  # share of the log density ratio that keeping follows
 _MISSING = "\x00missing"  # a discrete column's missing value, as a level
 
