@@ -138,10 +138,10 @@ class RowRefiner(nn.Module):
             return
         self._fit_features(real, cols)  # every real level and range, before subsampling
         rng = np.random.default_rng(int(seed) + 11)
-        if len(real) > _FIT_ROWS + _FIT_ROWS // 4:
-            real = real.iloc[np.sort(rng.choice(len(real), _FIT_ROWS + _FIT_ROWS // 4,
-                                                replace=False))]
-        fake = draw(max(min(_DRAWN_PER_REAL * len(real), _FIT_ROWS + _FIT_ROWS // 4), 4096))
+        cap = _FIT_ROWS + _FIT_ROWS // 4  # rows per side: the fit's plus a held-out fifth
+        if len(real) > cap:
+            real = real.iloc[np.sort(rng.choice(len(real), cap, replace=False))]
+        fake = draw(max(min(_DRAWN_PER_REAL * len(real), cap), 4096))
         gen = torch.Generator().manual_seed(int(seed) + 12)
         (r_fit, r_val), (f_fit, f_val) = (holdout_split(self.features(real, cols), gen),
                                           holdout_split(self.features(fake, cols), gen))

@@ -144,8 +144,7 @@ def discover(df: pd.DataFrame, entries: list[dict], rules: list[dict], min_r2: f
     fitted: dict[str, dict] = {}
     for option in sorted((o for o in options if o.r2 >= min_r2), key=lambda o: -o.r2):
         needs = option.needs + tuple(c for p in option.needs for c in via.get(p, ()))
-        if option.target in chosen or any(
-                option.target in _ancestors(p, chosen) | {p} for p in needs):
+        if option.target in chosen or _closes_cycle(option.target, needs, chosen):
             continue
         fit = _fit(df, by_name[option.target], option, ctx, exact_values_max)
         if _keeps_marginal(df, fit):
@@ -188,7 +187,7 @@ def _lone_trends(df: pd.DataFrame, options: list[_Option], accepted: tuple[dict,
     for o in options:  # the best plain trend per target and space, refitted on longer runs
         if o.target in chosen or not o.key or o.sources or o.profile \
                 or o.space not in ("raw", "log", "rank") or (o.key, o.group) not in series \
-                or any(o.target in _ancestors(p, chosen) | {p} for p in o.needs):
+                or _closes_cycle(o.target, o.needs, chosen):
             continue
         code, labels = trends.group_of(sample, o.group)
         y = _to_target(sub[o.target], o.space, shift[o.target], cdf.get(o.target))
@@ -479,6 +478,12 @@ def _ancestors(column: str, chosen: dict[str, _Option]) -> set[str]:
                 out.add(p)
                 todo.append(p)
     return out
+
+
+def _closes_cycle(target: str, needs: tuple, chosen: dict[str, _Option]) -> bool:
+    """Would a fit of `target` reading `needs` need `target` itself (directly or through the
+    chosen fits)?"""
+    return any(target in _ancestors(p, chosen) | {p} for p in needs)
 
 
 def _topological(chosen: dict[str, _Option]) -> list[str]:
