@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-from quality_results import TARGETS, MEDIAN_DETECTION, summary, target_table, value_of
+from quality_results import (MEDIAN_DETECTION, TARGETS, machines, summary, target_table,
+                             value_of)
 
 ABLATION_START, ABLATION_END = "<!-- ablation:start -->", "<!-- ablation:end -->"
 ABLATION_PLACEHOLDER = ("_No ablation yet: each model/encoding change, measured with this "
@@ -190,11 +191,10 @@ def render(results: dict[str, dict], ablation: str = ABLATION_PLACEHOLDER) -> st
                   "",
                   *dataset_table(result), "", "<details><summary>commands</summary>", "",
                   "```bash", *_commands(result), "```", "", "</details>", ""]
-    machines = {repr(r.get("machine")): r.get("machine") for r in results.values()}
     lines += ["## Machine", ""]
-    for machine in machines.values():
-        lines += machine_lines(machine)
-    lines += ["", "## Ablation", "", ABLATION_START, ablation.strip("\n"), ABLATION_END, ""]
+    for machine, tools in machines(results):
+        lines += [f"Ran {', '.join(tools)}:", "", *machine_lines(machine), ""]
+    lines += ["## Ablation", "", ABLATION_START, ablation.strip("\n"), ABLATION_END, ""]
     return "\n".join(lines)
 
 

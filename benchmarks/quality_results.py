@@ -3,7 +3,9 @@
 A dataset's result (benchmarks/results/quality/<dataset>.json) is
 `{"dataset", "target", "rows", "split", "machine", "when", "command", "tools": {tool: entry}}`;
 an entry is `{"status": "ok" | "error", "error"?, "metrics": {key: value}, "train_s",
-"sample_s", ...settings and commands}`. No I/O here: the harness and the tests call these.
+"sample_s", "machine", ...settings and commands}`: each entry carries the machine it ran on,
+since a merged result holds tools run on different machines. No I/O here: the harness and the
+tests call these.
 """
 
 from __future__ import annotations
@@ -80,20 +82,39 @@ def merge(old: dict | None, new: dict) -> dict:
 
     Tools run now replace their old entries; tools not run now are kept when the split is the
     same one (same fingerprint), and dropped otherwise (their numbers are for other rows: the
-    names dropped are listed under "dropped"). Top-level fields come from the new run.
+    names dropped are listed under "dropped"). Top-level fields come from the new run; every
+    entry keeps the machine it ran on (an entry without one takes its run's top-level machine).
     """
     merged = {k: v for k, v in new.items() if k != "tools"}
+    fresh = _with_machine(new["tools"], new.get("machine"))
     if old is None:
-        merged["tools"] = dict(new["tools"])
+        merged["tools"] = fresh
         return merged
     if old.get("split") != new.get("split"):
         kept = {}
         merged["dropped"] = sorted(set(old.get("tools", {})) - set(new["tools"]))
     else:
         kept = {k: v for k, v in old.get("tools", {}).items() if k not in new["tools"]}
-    tools = {**kept, **new["tools"]}
+    tools = {**_with_machine(kept, old.get("machine")), **fresh}
     merged["tools"] = {k: tools[k] for k in sorted(tools, key=_tool_order)}
     return merged
+
+
+def _with_machine(tools: dict[str, dict], machine: dict | None) -> dict[str, dict]:
+    return {k: v if "machine" in v or machine is None else {**v, "machine": machine}
+            for k, v in tools.items()}
+
+
+def machines(results: dict[str, dict]) -> list[tuple[dict | None, list[str]]]:
+    """The distinct machines of every entry, each with the "tool (n tables)" names run on it."""
+    found: dict[str, tuple[dict | None, dict[str, int]]] = {}
+    for result in results.values():
+        for tool, entry in result.get("tools", {}).items():
+            machine = entry.get("machine", result.get("machine"))
+            counts = found.setdefault(repr(machine), (machine, {}))[1]
+            counts[tool] = counts.get(tool, 0) + 1
+    return [(m, [f"{t} ({c[t]} table{'s' * (c[t] != 1)})" for t in sorted(c, key=_tool_order)])
+            for m, c in found.values()]
 
 
 def _tool_order(name: str) -> tuple[int, str]:

@@ -45,6 +45,22 @@ def test_merge_drops_entries_of_another_split():
     assert merge(None, result(ours=entry()))["tools"].keys() == {"ours"}
 
 
+def test_merge_keeps_the_machine_each_kept_tool_ran_on_and_the_doc_lists_both():
+    intel = {"cpu": "Intel Xeon", "cores": 2, "bench_venv": {"versions": {"sdv": "2.0.0"}}}
+    amd = {"cpu": "AMD EPYC", "cores": 2, "bench_venv": None}
+    old = {**result(ours=entry(), tvae=entry(), ctgan=entry()), "machine": intel}
+    once = merge(old, {**result(ours=entry(detection=0.7)), "machine": amd})
+    assert once["machine"] == amd and once["tools"]["ours"]["machine"] == amd
+    assert once["tools"]["tvae"]["machine"] == intel == once["tools"]["ctgan"]["machine"]
+    twice = merge(once, {**result(ours=entry(detection=0.6)), "machine": amd})
+    assert twice["tools"]["tvae"]["machine"] == intel  # not lost on the next rerun either
+    doc = quality_render.render({"d": twice})
+    machine_part = doc.split("## Machine")[1].split("## Ablation")[0]
+    assert "Ran ours (1 table):" in machine_part and "- AMD EPYC, 2 cores" in machine_part
+    assert "Ran tvae (1 table), ctgan (1 table):" in machine_part
+    assert "- Intel Xeon, 2 cores" in machine_part and "sdv 2.0.0" in machine_part
+
+
 def test_target_flags_measure_gaps_and_treat_missing_values_as_not_applicable():
     good = entry(utility=None)  # no target: utility n/a, not a failure
     bad = entry(detection=0.8, shapes=0.9, copy_rate=0.02, holdout_copy_rate=0.01, train_s=900)
