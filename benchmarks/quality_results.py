@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import operator
 import statistics
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -107,12 +108,11 @@ def _with_machine(tools: dict[str, dict], machine: dict | None) -> dict[str, dic
 
 def machines(results: dict[str, dict]) -> list[tuple[dict | None, list[str]]]:
     """The distinct machines of every entry, each with the "tool (n tables)" names run on it."""
-    found: dict[str, tuple[dict | None, dict[str, int]]] = {}
+    found: dict[str, tuple[dict | None, Counter[str]]] = {}
     for result in results.values():
-        for tool, entry in result.get("tools", {}).items():
-            machine = entry.get("machine", result.get("machine"))
-            counts = found.setdefault(repr(machine), (machine, {}))[1]
-            counts[tool] = counts.get(tool, 0) + 1
+        for tool, entry in _with_machine(result.get("tools", {}), result.get("machine")).items():
+            machine = entry.get("machine")
+            found.setdefault(repr(machine), (machine, Counter()))[1][tool] += 1
     return [(m, [f"{t} ({c[t]} table{'s' * (c[t] != 1)})" for t in sorted(c, key=_tool_order)])
             for m, c in found.values()]
 
